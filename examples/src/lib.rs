@@ -1,0 +1,28 @@
+//! Runnable examples for angzarr-rs, built around the poker player domain of
+//! Angzarr's example applications.
+//!
+//! [`proto`] holds the example domain's wire types (package `examples`:
+//! `type.googleapis.com/examples.RegisterPlayer` and so on), compiled from
+//! this crate's own `.proto` files and wire-identical to the schema Angzarr's
+//! examples use in every language.
+//!
+//! ```
+//! use examples::proto::RegisterPlayer;
+//! use prost::Name;
+//!
+//! assert_eq!(RegisterPlayer::type_url(), "type.googleapis.com/examples.RegisterPlayer");
+//! ```
+
+#![warn(missing_docs)]
+
+/// Messages of package `examples`: player commands, events and state, and
+/// the poker vocabulary they use.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/examples.rs"));
+}
+
+/// The encoded `google.protobuf.FileDescriptorSet` of package `examples`,
+/// including its imports and source comments.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/examples_descriptor.bin"));
