@@ -22,7 +22,9 @@ use crate::type_url;
 /// );
 /// ```
 pub trait AnyExt: sealed::Sealed {
-    /// Encodes `message` with its type URL (`type.googleapis.com/<full name>`).
+    /// Encodes `message` with the type URL `type.googleapis.com/<full name>`
+    /// (whatever [`Name::type_url`] says, so hand-written `Name` impls pack
+    /// the same way as generated ones).
     fn pack<M: Name>(message: &M) -> Self;
 
     /// Decodes the payload as `M`, if the type URL names `M`.
@@ -38,7 +40,7 @@ pub trait AnyExt: sealed::Sealed {
 impl AnyExt for Any {
     fn pack<M: Name>(message: &M) -> Self {
         Any {
-            type_url: M::type_url(),
+            type_url: type_url::of::<M>(),
             value: message.encode_to_vec(),
         }
     }

@@ -24,7 +24,11 @@ pub const ANGZARR_PREFIX: &str = "type.angzarr.io/";
 
 /// The type URL this project emits for `M`: `type.googleapis.com/<full name>`.
 pub fn of<M: Name>() -> String {
-    M::type_url()
+    if M::PACKAGE.is_empty() {
+        format!("{GOOGLE_PREFIX}{}", M::NAME)
+    } else {
+        format!("{GOOGLE_PREFIX}{}.{}", M::PACKAGE, M::NAME)
+    }
 }
 
 /// The full message name a type URL refers to: what follows its last `/`.

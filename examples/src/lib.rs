@@ -15,6 +15,8 @@
 
 #![warn(missing_docs)]
 
+pub mod player;
+
 /// Messages of package `examples`: player commands, events and state, and
 /// the poker vocabulary they use.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

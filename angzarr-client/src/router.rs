@@ -1,0 +1,297 @@
+//! The function-based style: an aggregate assembled from plain functions and
+//! closures instead of an annotated impl block. Same runtime, same server,
+//! same test fixture as `#[aggregate]`.
+
+use std::future::{ready, Future};
+
+use angzarr_proto::{Any, AnyExt, RejectionNotification};
+
+use crate::event::HandlerOutput;
+use crate::{Aggregate, AggregateError, CommandContext, MessageName, RejectionRoute};
+
+type CommandFn<S> =
+    Box<dyn Fn(&Any, &S, CommandContext<'_>) -> Result<Vec<Any>, AggregateError> + Send + Sync>;
+type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), AggregateError> + Send + Sync>;
+type CompensateFn<S> = Box<
+    dyn Fn(&RejectionNotification, &S, CommandContext<'_>) -> Result<Vec<Any>, AggregateError>
+        + Send
+        + Sync,
+>;
+type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, AggregateError>);
+
+/// An aggregate built from functions: a handler per command type, an applier
+/// per event type.
+///
+/// ```
+/// use angzarr_client::{require_exists, CommandRouter, Rejection};
+/// use angzarr_client::proto::{Cover, NoOp};
+///
+/// #[derive(Default)]
+/// struct Counter {
+///     count: u32,
+/// }
+///
+/// // Command and event types are inferred from the functions' parameters.
+/// fn handle(cmd: Cover, state: &Counter) -> Result<NoOp, Rejection> {
+///     require_exists(!cmd.domain.is_empty(), "domain is required")?;
+///     Ok(NoOp { original_sequence: state.count, ..Default::default() })
+/// }
+///
+/// let router = CommandRouter::new("counter", Counter::default)
+///     .on(handle)
+///     .apply(|state: &mut Counter, _event: &NoOp| state.count += 1);
+/// # let _ = router;
+/// ```
+pub struct CommandRouter<S> {
+    domain: String,
+    name: String,
+    new_state: Box<dyn Fn() -> S + Send + Sync>,
+    commands: Vec<MessageName>,
+    handlers: Vec<CommandFn<S>>,
+    events: Vec<MessageName>,
+    appliers: Vec<ApplyFn<S>>,
+    rejections: Vec<RejectionRoute>,
+    compensators: Vec<CompensateFn<S>>,
+    snapshots: Option<SnapshotFns<S>>,
+}
+
+impl<S: Send + Sync + 'static> CommandRouter<S> {
+    /// A router for `domain` whose empty state comes from `new_state`.
+    pub fn new(
+        domain: impl Into<String>,
+        new_state: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Self {
+        let domain = domain.into();
+        CommandRouter {
+            name: format!("CommandRouter({domain})"),
+            domain,
+            new_state: Box::new(new_state),
+            commands: Vec::new(),
+            handlers: Vec::new(),
+            events: Vec::new(),
+            appliers: Vec::new(),
+            rejections: Vec::new(),
+            compensators: Vec::new(),
+            snapshots: None,
+        }
+    }
+
+    /// Names the aggregate in messages and logs (default `CommandRouter(<domain>)`).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Handles commands of type `C` with `handler(command, state)`.
+    ///
+    /// # Panics
+    ///
+    /// If `C` already has a handler: a router is assembled once, at start-up,
+    /// and a duplicate is a programming error.
+    pub fn on<C, R, Shape>(self, handler: impl Fn(C, &S) -> R + Send + Sync + 'static) -> Self
+    where
+        C: prost::Name + Default + 'static,
+        R: HandlerOutput<Shape>,
+    {
+        self.on_with_context(move |command: C, state: &S, _: &CommandContext<'_>| {
+            handler(command, state)
+        })
+    }
+
+    /// Handles commands of type `C` with `handler(command, state, context)`.
+    ///
+    /// # Panics
+    ///
+    /// If `C` already has a handler.
+    pub fn on_with_context<C, R, Shape>(
+        mut self,
+        handler: impl Fn(C, &S, &CommandContext<'_>) -> R + Send + Sync + 'static,
+    ) -> Self
+    where
+        C: prost::Name + Default + 'static,
+        R: HandlerOutput<Shape>,
+    {
+        let name = MessageName::of::<C>();
+        assert!(
+            !self.commands.contains(&name),
+            "{}: command {name} already has a handler",
+            self.name
+        );
+        self.commands.push(name);
+        self.handlers.push(Box::new(move |command, state, context| {
+            let command = decode_command::<C>(command)?;
+            Ok(handler(command, state, &context).into_output()?)
+        }));
+        self
+    }
+
+    /// Applies events of type `E` to state with `applier(state, event)`.
+    ///
+    /// # Panics
+    ///
+    /// If `E` already has an applier.
+    pub fn apply<E>(mut self, applier: impl Fn(&mut S, &E) + Send + Sync + 'static) -> Self
+    where
+        E: prost::Name + Default + 'static,
+    {
+        let name = MessageName::of::<E>();
+        assert!(
+            !self.events.contains(&name),
+            "{}: event {name} already has an applier",
+            self.name
+        );
+        self.events.push(name);
+        self.appliers.push(Box::new(move |state, event| {
+            applier(state, &decode_event::<E>(event)?);
+            Ok(())
+        }));
+        self
+    }
+
+    /// Compensates for commands of type `C` rejected by `domain`, with
+    /// `handler(notification, state)`.
+    ///
+    /// # Panics
+    ///
+    /// If that domain and command already have a compensation handler.
+    pub fn on_rejected<C, R, Shape>(
+        mut self,
+        domain: &'static str,
+        handler: impl Fn(&RejectionNotification, &S) -> R + Send + Sync + 'static,
+    ) -> Self
+    where
+        C: prost::Name,
+        R: HandlerOutput<Shape>,
+    {
+        let route = RejectionRoute {
+            domain,
+            command: MessageName::of::<C>(),
+        };
+        assert!(
+            !self.rejections.contains(&route),
+            "{}: rejections of {} by {domain} already have a handler",
+            self.name,
+            route.command
+        );
+        self.rejections.push(route);
+        self.compensators
+            .push(Box::new(move |notification, state, _| {
+                Ok(handler(notification, state).into_output()?)
+            }));
+        self
+    }
+}
+
+impl<S> CommandRouter<S>
+where
+    S: prost::Name + Default + Send + Sync + 'static,
+{
+    /// Keeps snapshots: the state (a protobuf message) is returned after each
+    /// command and restored from the history's snapshot.
+    pub fn with_snapshots(mut self) -> Self {
+        self.snapshots = Some((|state| Any::pack(state), decode_state::<S>));
+        self
+    }
+}
+
+impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
+    type State = S;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    fn new_state(&self) -> S {
+        (self.new_state)()
+    }
+
+    fn commands(&self) -> &[MessageName] {
+        &self.commands
+    }
+
+    fn events(&self) -> &[MessageName] {
+        &self.events
+    }
+
+    fn apply(&self, state: &mut S, event: &Any) -> Result<bool, AggregateError> {
+        match MessageName::find(&self.events, &event.type_url) {
+            Some(index) => (self.appliers[index])(state, event).map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    fn handle<'a>(
+        &'a self,
+        route: usize,
+        command: &'a Any,
+        state: &'a S,
+        context: CommandContext<'a>,
+    ) -> impl Future<Output = Result<Vec<Any>, AggregateError>> + Send + 'a {
+        ready(match self.handlers.get(route) {
+            Some(handler) => handler(command, state, context),
+            None => Err(AggregateError::Internal(format!(
+                "{} has no command route {route}",
+                self.name
+            ))),
+        })
+    }
+
+    fn rejections(&self) -> &[RejectionRoute] {
+        &self.rejections
+    }
+
+    fn compensate<'a>(
+        &'a self,
+        route: usize,
+        notification: &'a RejectionNotification,
+        state: &'a S,
+        context: CommandContext<'a>,
+    ) -> impl Future<Output = Result<Vec<Any>, AggregateError>> + Send + 'a {
+        ready(match self.compensators.get(route) {
+            Some(handler) => handler(notification, state, context),
+            None => Err(AggregateError::Internal(format!(
+                "{} has no compensation route {route}",
+                self.name
+            ))),
+        })
+    }
+
+    fn snapshot(&self, state: &S) -> Option<Any> {
+        self.snapshots.map(|(pack, _)| pack(state))
+    }
+
+    fn restore(&self, snapshot: &Any) -> Option<Result<S, AggregateError>> {
+        self.snapshots.map(|(_, unpack)| unpack(snapshot))
+    }
+}
+
+/// Decodes a command payload already routed to `C`.
+pub fn decode_command<C: prost::Name + Default>(command: &Any) -> Result<C, AggregateError> {
+    C::decode(command.value.as_slice()).map_err(|error| AggregateError::UndecodableCommand {
+        type_name: C::full_name(),
+        reason: error.to_string(),
+    })
+}
+
+/// Decodes an event payload already matched to `E` (the runtime adds the sequence).
+pub fn decode_event<E: prost::Name + Default>(event: &Any) -> Result<E, AggregateError> {
+    E::decode(event.value.as_slice()).map_err(|error| AggregateError::UndecodableEvent {
+        type_name: E::full_name(),
+        sequence: None,
+        reason: error.to_string(),
+    })
+}
+
+/// Unpacks a snapshot's state as `S`.
+pub fn decode_state<S: prost::Name + Default>(packed: &Any) -> Result<S, AggregateError> {
+    packed
+        .unpack::<S>()
+        .map_err(|error| AggregateError::UndecodableSnapshot {
+            sequence: 0,
+            reason: error.to_string(),
+        })
+}

@@ -1,0 +1,19 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use examples::proto::{DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer};
+
+struct Player;
+
+#[aggregate(domain = "player", state = PlayerState)]
+impl Player {
+    #[handles(RegisterPlayer)]
+    fn register(&self, _cmd: RegisterPlayer) -> PlayerRegistered {
+        PlayerRegistered::default()
+    }
+
+    #[applies(PlayerRegistered)]
+    fn registered(state: &mut PlayerState, _event: &PlayerRegistered) -> bool {
+        state.player_id.is_empty()
+    }
+}
+fn main() {}

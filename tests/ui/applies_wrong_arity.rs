@@ -1,0 +1,17 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use examples::proto::{DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer};
+
+struct Player;
+
+#[aggregate(domain = "player", state = PlayerState)]
+impl Player {
+    #[handles(RegisterPlayer)]
+    fn register(&self, _cmd: RegisterPlayer) -> PlayerRegistered {
+        PlayerRegistered::default()
+    }
+
+    #[applies(PlayerRegistered)]
+    fn registered(_event: &PlayerRegistered) {}
+}
+fn main() {}

@@ -1,0 +1,14 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use examples::proto::{DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer};
+
+struct Player;
+
+#[aggregate(domain = "player", state = PlayerState)]
+impl Player {
+    #[handles(RegisterPlayer)]
+    fn register(&mut self, _cmd: RegisterPlayer) -> PlayerRegistered {
+        PlayerRegistered::default()
+    }
+}
+fn main() {}

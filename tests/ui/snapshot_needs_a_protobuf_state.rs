@@ -1,0 +1,17 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use examples::proto::{DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer};
+
+struct Player;
+
+#[derive(Default)]
+struct Ledger;
+
+#[aggregate(domain = "player", state = Ledger, snapshot)]
+impl Player {
+    #[handles(RegisterPlayer)]
+    fn register(&self, _cmd: RegisterPlayer) -> PlayerRegistered {
+        PlayerRegistered::default()
+    }
+}
+fn main() {}
