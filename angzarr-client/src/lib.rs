@@ -7,8 +7,9 @@
 //! - aggregates in the rich domain model: [`aggregate`], [`handles`],
 //!   [`applies`] and [`rejected`] on an impl block, checked at compile time;
 //! - aggregates from plain functions: [`CommandRouter`];
-//! - one runtime for both ([`runtime`]), served by [`AggregateService`] and
-//!   tested without infrastructure by [`testing::AggregateTest`];
+//! - one runtime for both ([`runtime`]), served by [`run_aggregate_server`]
+//!   (or [`AggregateServer`] for more control) and tested without
+//!   infrastructure by [`testing::AggregateTest`];
 //! - [`Rejection`] and guards such as [`require_exists`] for business rules;
 //! - the protocol's wire types, re-exported as [`proto`].
 //!
@@ -75,12 +76,16 @@ mod context;
 mod contract;
 mod error;
 mod event;
+mod listen;
+mod observe;
 mod rejection;
 mod router;
 pub mod runtime;
+mod server;
 mod service;
 pub mod testing;
 mod topology;
+mod unwind;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -91,11 +96,17 @@ pub use context::CommandContext;
 pub use contract::{Aggregate, MessageName, RejectionRoute};
 pub use error::AggregateError;
 pub use event::{Event, HandlerOutput, IntoEvent, IntoEvents, One};
+pub use listen::{ListenAddress, DEFAULT_PORT, DEFAULT_SERVICE_NAME, DEFAULT_UDS_BASE_PATH};
+pub use observe::{init_tracing, init_tracing_with};
 pub use rejection::{
     require_exists, require_non_negative, require_not_empty, require_not_exists, require_positive,
     Rejection, RejectionKind,
 };
 pub use router::CommandRouter;
+pub use server::{
+    run_aggregate_server, AggregateServer, BoundServer, ServeError, COMMAND_HANDLER_SERVICE,
+    DEFAULT_SHUTDOWN_GRACE,
+};
 pub use service::AggregateService;
 pub use topology::{topology, AggregateTopology};
 

@@ -47,7 +47,7 @@ impl Errors {
 
 /// Turns an inherent impl block into an Angzarr aggregate.
 ///
-/// ```ignore
+/// ```text
 /// #[aggregate(domain = "player", state = PlayerState)]
 /// impl Player {
 ///     #[handles(RegisterPlayer)]

@@ -1,0 +1,60 @@
+//! Fault isolation: a panicking handler fails its own call, not the server.
+
+use std::any::Any as PanicPayload;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Polls `inner`, turning a panic into `Err(message)`.
+pub(crate) struct CatchUnwind<F> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> CatchUnwind<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        CatchUnwind {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.inner.as_mut();
+        // The future is dropped after a panic and never polled again, so a
+        // broken invariant inside it cannot be observed.
+        match catch_unwind(AssertUnwindSafe(move || inner.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
+}
+
+/// The text a panic was raised with, when it was a string.
+pub(crate) fn panic_message(payload: &(dyn PanicPayload + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::block_on;
+
+    #[test]
+    fn a_panic_becomes_its_message() {
+        let caught = block_on(CatchUnwind::new(async { panic!("boom {}", 7) }));
+        assert_eq!(caught, Err::<(), _>("boom 7".to_owned()));
+        let fine = block_on(CatchUnwind::new(async { 3 }));
+        assert_eq!(fine, Ok(3));
+    }
+}

@@ -1,0 +1,14 @@
+//! The player aggregate as a gRPC server, ready to sit behind an Angzarr
+//! coordinator (the real one, or angzarr-local).
+//!
+//! ```sh
+//! cargo run -p examples --example player            # PORT, or 50303
+//! cargo run -p examples --example player -- 127.0.0.1:7000
+//! TRANSPORT_TYPE=uds cargo run -p examples --example player
+//! ```
+//!
+//! SIGINT or SIGTERM shuts it down gracefully (exit status 0).
+
+fn main() -> std::process::ExitCode {
+    examples::server::run(examples::player::Player)
+}

@@ -1,0 +1,479 @@
+//! Serving aggregates over real loopback gRPC: health, reflection, bad
+//! input, fault isolation, Unix sockets and graceful shutdown.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use angzarr_client::prelude::*;
+use angzarr_client::proto::command_handler_service_client::CommandHandlerServiceClient;
+use angzarr_client::proto::{
+    AnyExt, CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage, Notification,
+    Snapshot,
+};
+use angzarr_client::{AggregateServer, ListenAddress, ServeError};
+use examples::player::{chips, Player};
+use examples::proto::{
+    DepositFunds, FundsDeposited, PlayerRegistered, PlayerReturningToPlay, PlayerSittingOut,
+    RegisterPlayer, SitIn, SitOut,
+};
+use hyper_util::rt::TokioIo;
+use prost::Name;
+use prost_types::Any;
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// An aggregate with a handler that panics and one that takes its time.
+struct Faulty;
+
+#[aggregate(domain = "faulty", state = examples::proto::PlayerState)]
+impl Faulty {
+    #[handles(SitOut)]
+    fn sit_out(&self, _cmd: SitOut) -> PlayerSittingOut {
+        panic!("the table collapsed");
+    }
+
+    #[handles(SitIn)]
+    async fn sit_in(&self, cmd: SitIn) -> PlayerReturningToPlay {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        PlayerReturningToPlay {
+            table_root: cmd.table_root,
+            sat_in_at: None,
+        }
+    }
+}
+
+struct Running {
+    channel: Channel,
+    stop: oneshot::Sender<()>,
+    finished: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+async fn start<A: angzarr_client::Aggregate>(server: AggregateServer<A>) -> Running {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let bound = server
+        .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+        .shutdown_signal(async {
+            let _ = stopped.await;
+        })
+        .bind()
+        .await
+        .expect("bind loopback");
+    let ListenAddress::Tcp(address) = bound.local_address().clone() else {
+        unreachable!("asked for TCP")
+    };
+    let finished = tokio::spawn(bound.serve());
+    let channel = Endpoint::try_from(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    Running {
+        channel,
+        stop,
+        finished,
+    }
+}
+
+fn contextual(domain: &str, history: Vec<EventPage>, command: Any) -> ContextualCommand {
+    let root = uuid::Uuid::from_u128(5);
+    let next = u32::try_from(history.len()).unwrap();
+    ContextualCommand {
+        events: Some(EventBook {
+            cover: Some(Cover::new(domain, root)),
+            pages: history,
+            ..Default::default()
+        }),
+        command: Some(CommandBook {
+            cover: Some(Cover::new(domain, root)),
+            pages: vec![CommandPage::new(next, command)],
+        }),
+    }
+}
+
+fn registered() -> EventPage {
+    EventPage::new(
+        0,
+        Any::pack(&PlayerRegistered {
+            display_name: "Alice".into(),
+            email: "alice@example.com".into(),
+            ..Default::default()
+        }),
+    )
+}
+
+fn register() -> Any {
+    Any::pack(&RegisterPlayer {
+        display_name: "Bob".into(),
+        email: "bob@example.com".into(),
+        ..Default::default()
+    })
+}
+
+async fn expect_status(
+    client: &mut CommandHandlerServiceClient<Channel>,
+    request: ContextualCommand,
+    code: Code,
+    message: &str,
+) {
+    let status = client
+        .handle(request)
+        .await
+        .expect_err("the call must fail");
+    assert_eq!(status.code(), code, "{}", status.message());
+    assert!(
+        status.message().starts_with(message),
+        "{:?} does not start with {message:?}",
+        status.message()
+    );
+}
+
+#[tokio::test]
+async fn health_is_serving_and_reflection_lists_the_service() {
+    let running = start(AggregateServer::new(Player)).await;
+    let mut health = HealthClient::new(running.channel.clone());
+    for service in ["", "angzarr.CommandHandlerService"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(status, ServingStatus::Serving as i32);
+    }
+
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    let mut reflection = ServerReflectionClient::new(running.channel.clone());
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = reflection
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = answers.message().await.unwrap().expect("one answer");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("expected a service list");
+    };
+    let names: Vec<_> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    assert!(
+        names.contains(&"angzarr.CommandHandlerService".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_owned()),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_the_server_lives_on() {
+    let running = start(AggregateServer::new(Player)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+
+    let mut empty = contextual("player", vec![], register());
+    empty.command.as_mut().unwrap().pages.clear();
+    expect_status(
+        &mut client,
+        empty,
+        Code::InvalidArgument,
+        "command book has no pages",
+    )
+    .await;
+
+    expect_status(
+        &mut client,
+        contextual("player", vec![], Any::pack(&SitOut::default())),
+        Code::InvalidArgument,
+        "aggregate Player (domain player) does not handle `type.googleapis.com/examples.SitOut`; it handles: examples.RegisterPlayer",
+    )
+    .await;
+
+    let garbage = Any {
+        type_url: DepositFunds::type_url(),
+        value: vec![0xff, 0xff, 0xff],
+    };
+    expect_status(
+        &mut client,
+        contextual("player", vec![registered()], garbage),
+        Code::InvalidArgument,
+        "command `examples.DepositFunds` does not decode:",
+    )
+    .await;
+
+    let mut no_payload = contextual("player", vec![], register());
+    no_payload.command.as_mut().unwrap().pages[0].payload = None;
+    expect_status(
+        &mut client,
+        no_payload,
+        Code::InvalidArgument,
+        "command page 0 has no command payload",
+    )
+    .await;
+
+    let malformed = Any::pack(&Notification {
+        payload: Some(Any::pack(&Cover::default())),
+        ..Default::default()
+    });
+    expect_status(
+        &mut client,
+        contextual("player", vec![], malformed),
+        Code::InvalidArgument,
+        "malformed rejection notification: expected a packed `angzarr.RejectionNotification`",
+    )
+    .await;
+
+    let broken_history = EventPage::new(
+        1,
+        Any {
+            type_url: FundsDeposited::type_url(),
+            value: vec![0x0a, 0x7f],
+        },
+    );
+    expect_status(
+        &mut client,
+        contextual(
+            "player",
+            vec![registered(), broken_history],
+            Any::pack(&DepositFunds {
+                amount: Some(chips(1)),
+            }),
+        ),
+        Code::InvalidArgument,
+        "event `examples.FundsDeposited` at sequence 1 does not decode:",
+    )
+    .await;
+
+    let mut wrong_snapshot = contextual("player", vec![], register());
+    wrong_snapshot.events.as_mut().unwrap().snapshot = Some(Snapshot {
+        sequence: 0,
+        state: Some(Any::pack(&Cover::default())),
+        retention: 0,
+    });
+    expect_status(
+        &mut client,
+        wrong_snapshot,
+        Code::InvalidArgument,
+        "snapshot at sequence 0 does not restore: expected a packed `examples.PlayerState`",
+    )
+    .await;
+
+    let accepted = client
+        .handle(contextual("player", vec![], register()))
+        .await;
+    assert!(accepted.is_ok(), "a good call after bad ones: {accepted:?}");
+    let _ = running.stop.send(());
+    running.finished.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn oversized_messages_are_refused() {
+    let running = start(AggregateServer::new(Player).max_message_size(1024)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let huge = Any::pack(&RegisterPlayer {
+        display_name: "x".repeat(4096),
+        email: "big@example.com".into(),
+        ..Default::default()
+    });
+    let status = client
+        .handle(contextual("player", vec![], huge))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{}", status.message());
+    assert!(status.message().contains("1024"), "{}", status.message());
+    assert!(client
+        .handle(contextual("player", vec![], register()))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_its_call_only() {
+    let running = start(AggregateServer::new(Faulty)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let status = client
+        .handle(contextual("faulty", vec![], Any::pack(&SitOut::default())))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(
+        status.message(),
+        "internal error: the handler panicked: the table collapsed"
+    );
+
+    let after = client
+        .handle(contextual(
+            "faulty",
+            vec![],
+            Any::pack(&SitIn {
+                table_root: vec![1],
+            }),
+        ))
+        .await;
+    assert!(after.is_ok(), "the next call succeeds: {after:?}");
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_calls_finish() {
+    let running = start(AggregateServer::new(Faulty).shutdown_grace(Duration::from_secs(5))).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let slow = tokio::spawn(async move {
+        client
+            .handle(contextual(
+                "faulty",
+                vec![],
+                Any::pack(&SitIn {
+                    table_root: vec![7],
+                }),
+            ))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = running.stop.send(());
+    let answer = slow.await.unwrap().expect("the in-flight call completes");
+    assert!(answer.into_inner().result.is_some());
+    running.finished.await.unwrap().expect("a clean stop");
+}
+
+async fn unix_channel(path: PathBuf) -> Channel {
+    Endpoint::try_from("http://localhost")
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let path = path.clone();
+            async move { UnixStream::connect(path).await.map(TokioIo::new) }
+        }))
+        .await
+        .expect("connect over the Unix socket")
+}
+
+#[tokio::test]
+async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
+    let dir = std::env::temp_dir().join(format!("angzarr-serving-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("deeper").join("business-player.sock");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // A socket left behind by a crashed run.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let bound = AggregateServer::new(Player)
+        .listen(ListenAddress::Unix(path.clone()))
+        .shutdown_signal(async {
+            let _ = stopped.await;
+        })
+        .bind()
+        .await
+        .expect("the stale socket is replaced");
+    assert_eq!(
+        bound.local_address().to_string(),
+        format!("unix:{}", path.display())
+    );
+    let finished = tokio::spawn(bound.serve());
+
+    let mut client = CommandHandlerServiceClient::new(unix_channel(path.clone()).await);
+    assert!(client
+        .handle(contextual("player", vec![], register()))
+        .await
+        .is_ok());
+
+    let _ = stop.send(());
+    finished.await.unwrap().unwrap();
+    assert!(!path.exists(), "the socket file is removed");
+
+    // A regular file is never clobbered.
+    std::fs::write(&path, b"not a socket").unwrap();
+    let refused = AggregateServer::new(Player)
+        .listen(ListenAddress::Unix(path.clone()))
+        .bind()
+        .await;
+    match refused {
+        Err(ServeError::NotASocket { path: reported }) => assert_eq!(reported, path),
+        Err(other) => panic!("expected NotASocket, got {other}"),
+        Ok(_) => panic!("expected NotASocket, got a server"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_taken_port_is_a_bind_error_naming_the_address() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = taken.local_addr().unwrap();
+    let error = match AggregateServer::new(Player).listen(address).bind().await {
+        Err(error) => error,
+        Ok(_) => panic!("the port is taken"),
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot listen on {address}:")),
+        "{error}"
+    );
+}
+
+/// Collects what a `tracing` subscriber prints.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn every_call_is_traced_with_its_command() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let running = start(AggregateServer::new(Player)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let mut request = contextual("player", vec![registered()], register());
+    request.command.as_mut().unwrap().cover =
+        Some(Cover::new("player", uuid::Uuid::from_u128(0xabc)).with_correlation_id("trace-me"));
+    let status = client.handle(request).await.unwrap_err();
+    assert_eq!(status.message(), "Player already exists");
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("command rejected"))
+        .unwrap_or_else(|| panic!("no rejection logged in:\n{text}"));
+    assert!(line.contains(" INFO "), "{line}");
+    for field in [
+        "domain=\"player\"",
+        "root=\"00000000000000000000000000000abc\"",
+        "correlation_id=\"trace-me\"",
+        "command=\"examples.RegisterPlayer\"",
+        "sequence=1",
+        "reason=\"Player already exists\"",
+    ] {
+        assert!(line.contains(field), "{field} missing in {line}");
+    }
+    assert!(text.contains("aggregate server listening"), "{text}");
+}
