@@ -477,3 +477,93 @@ async fn every_call_is_traced_with_its_command() {
     }
     assert!(text.contains("aggregate server listening"), "{text}");
 }
+
+#[tokio::test]
+async fn tower_layers_wrap_every_call() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let server = AggregateServer::new(Player).layer(tower::util::MapRequestLayer::new(
+        move |request: tonic::codegen::http::Request<tonic::body::Body>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            request
+        },
+    ));
+    let bound = server
+        .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+        .shutdown_signal(std::future::pending())
+        .bind()
+        .await
+        .unwrap();
+    let address = bound.local_address().to_string();
+    tokio::spawn(bound.serve());
+    let channel = Endpoint::try_from(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = CommandHandlerServiceClient::new(channel);
+    client
+        .handle(contextual("player", vec![], register()))
+        .await
+        .unwrap();
+    let _ = client
+        .handle(contextual("player", vec![], Any::pack(&SitOut::default())))
+        .await;
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn tls_serves_with_the_given_certificate() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = certified.cert.pem();
+    let key = certified.signing_key.serialize_pem();
+
+    let (stop, stopped) = oneshot::channel::<()>();
+    let bound = AggregateServer::new(Player)
+        .tls(&certificate, &key)
+        .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+        .shutdown_signal(async {
+            let _ = stopped.await;
+        })
+        .bind()
+        .await
+        .expect("bind with TLS");
+    let ListenAddress::Tcp(address) = bound.local_address().clone() else {
+        unreachable!()
+    };
+    let finished = tokio::spawn(bound.serve());
+
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(&certificate))
+        .domain_name("localhost");
+    let channel = Endpoint::try_from(format!("https://localhost:{}", address.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .expect("a TLS connection");
+    let mut client = CommandHandlerServiceClient::new(channel);
+    assert!(client
+        .handle(contextual("player", vec![], register()))
+        .await
+        .is_ok());
+
+    // A plaintext client cannot talk to it.
+    let plain = Endpoint::try_from(format!("http://127.0.0.1:{}", address.port()))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(plain) = plain {
+        let refused = CommandHandlerServiceClient::new(plain)
+            .handle(contextual("player", vec![], register()))
+            .await;
+        assert!(refused.is_err());
+    }
+
+    let _ = stop.send(());
+    finished.await.unwrap().unwrap();
+}

@@ -12,10 +12,16 @@ use angzarr_proto::command_handler_service_server::CommandHandlerServiceServer;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tokio_stream::StreamExt;
+use tonic::body::Body;
+use tonic::codegen::http::{Request, Response};
+use tonic::codegen::Bytes;
+use tonic::service::Routes;
 use tonic::transport::server::Router;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
+use tower_layer::{Identity, Layer, Stack};
+use tower_service::Service;
 
 use crate::{Aggregate, AggregateService, ListenAddress};
 
@@ -88,13 +94,16 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///     .await
 /// # }
 /// ```
-pub struct AggregateServer<A> {
+pub struct AggregateServer<A, L = Identity> {
     aggregate: A,
     address: Option<ListenAddress>,
     max_message_size: Option<usize>,
     concurrency_limit: Option<usize>,
     shutdown: Option<ShutdownSignal>,
     grace: Duration,
+    layer: L,
+    #[cfg(feature = "tls")]
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl<A: Aggregate> AggregateServer<A> {
@@ -108,7 +117,41 @@ impl<A: Aggregate> AggregateServer<A> {
             concurrency_limit: None,
             shutdown: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
+            layer: Identity::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+}
+
+impl<A: Aggregate, L> AggregateServer<A, L> {
+    /// Wraps every service (the aggregate, health and reflection) in a tower
+    /// layer, e.g. a timeout, a rate limit or request metrics; the last layer
+    /// added runs first.
+    pub fn layer<N>(self, layer: N) -> AggregateServer<A, Stack<N, L>> {
+        AggregateServer {
+            aggregate: self.aggregate,
+            address: self.address,
+            max_message_size: self.max_message_size,
+            concurrency_limit: self.concurrency_limit,
+            shutdown: self.shutdown,
+            grace: self.grace,
+            layer: Stack::new(layer, self.layer),
+            #[cfg(feature = "tls")]
+            tls: self.tls,
+        }
+    }
+
+    /// Serves TLS with this certificate chain and private key (PEM).
+    #[cfg(feature = "tls")]
+    pub fn tls(
+        mut self,
+        certificate_pem: impl AsRef<[u8]>,
+        private_key_pem: impl AsRef<[u8]>,
+    ) -> Self {
+        let identity = tonic::transport::Identity::from_pem(certificate_pem, private_key_pem);
+        self.tls = Some(tonic::transport::ServerTlsConfig::new().identity(identity));
+        self
     }
 
     /// Listens on `address`, overriding the environment.
@@ -147,7 +190,10 @@ impl<A: Aggregate> AggregateServer<A> {
     }
 
     /// Binds the listener. Health reports SERVING from here on.
-    pub async fn bind(self) -> Result<BoundServer, ServeError> {
+    pub async fn bind(self) -> Result<BoundServer<L>, ServeError>
+    where
+        L: Clone + Send + Sync + 'static,
+    {
         let address = match self.address {
             Some(address) => address,
             None => ListenAddress::from_env(self.aggregate.domain())?,
@@ -174,10 +220,15 @@ impl<A: Aggregate> AggregateServer<A> {
                 .max_encoding_message_size(bytes);
         }
         let mut builder = Server::builder();
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls {
+            builder = builder.tls_config(tls)?;
+        }
         if let Some(calls) = self.concurrency_limit {
             builder = builder.concurrency_limit_per_connection(calls);
         }
         let router = builder
+            .layer(self.layer)
             .add_service(health_service)
             .add_service(reflection)
             .add_service(service);
@@ -195,22 +246,30 @@ impl<A: Aggregate> AggregateServer<A> {
     }
 
     /// Binds, then serves until shut down.
-    pub async fn serve(self) -> Result<(), ServeError> {
+    pub async fn serve<ResBody>(self) -> Result<(), ServeError>
+    where
+        L: Layer<Routes> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send,
+        <L::Service as Service<Request<Body>>>::Error: Into<tonic::codegen::StdError> + Send,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<tonic::codegen::StdError>,
+    {
         self.bind().await?.serve().await
     }
 }
 
 /// A server whose listener is bound; [`serve`](Self::serve) runs it.
-pub struct BoundServer {
+pub struct BoundServer<L = Identity> {
     local: ListenAddress,
     listener: Listener,
-    router: Router,
+    router: Router<Stack<L, Identity>>,
     health: HealthReporter,
     shutdown: ShutdownSignal,
     grace: Duration,
 }
 
-impl BoundServer {
+impl<L> BoundServer<L> {
     /// Where the server listens (with the actual port when 0 was asked for).
     pub fn local_address(&self) -> &ListenAddress {
         &self.local
@@ -219,7 +278,15 @@ impl BoundServer {
     /// Serves until the shutdown signal, then stops accepting calls, reports
     /// NOT_SERVING, lets in-flight calls finish (bounded by the grace period)
     /// and removes its socket file.
-    pub async fn serve(self) -> Result<(), ServeError> {
+    pub async fn serve<ResBody>(self) -> Result<(), ServeError>
+    where
+        L: Layer<Routes> + Clone + Send + Sync + 'static,
+        L::Service: Service<Request<Body>, Response = Response<ResBody>> + Clone + Send + 'static,
+        <L::Service as Service<Request<Body>>>::Future: Send,
+        <L::Service as Service<Request<Body>>>::Error: Into<tonic::codegen::StdError> + Send,
+        ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+        ResBody::Error: Into<tonic::codegen::StdError>,
+    {
         let BoundServer {
             local,
             listener,
