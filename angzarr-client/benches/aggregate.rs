@@ -6,9 +6,13 @@
 
 use std::hint::black_box;
 
+#[path = "support/player_requests.rs"]
+mod player_requests;
+use player_requests::request;
+
 use angzarr_client::proto::{
-    business_response, event_page, time, Any, AnyExt, BusinessResponse, CommandBook, CommandPage,
-    ContextualCommand, Cover, EventBook, EventPage, PageHeader, Snapshot,
+    business_response, event_page, time, Any, AnyExt, BusinessResponse, ContextualCommand,
+    EventBook, EventPage, PageHeader, Snapshot,
 };
 use angzarr_client::runtime;
 use angzarr_client::testing::block_on;
@@ -19,53 +23,6 @@ use examples::proto::{
     PlayerRegistered, PlayerState, RegisterPlayer,
 };
 use prost::Message;
-
-fn request(prior_events: u32) -> ContextualCommand {
-    let cover = Cover::new("player", uuid::Uuid::from_u128(1));
-    let mut pages = Vec::with_capacity(prior_events as usize);
-    for sequence in 0..prior_events {
-        let event = if sequence == 0 {
-            Any::pack(&PlayerRegistered {
-                display_name: "Alice".into(),
-                email: "alice@example.com".into(),
-                ..Default::default()
-            })
-        } else {
-            Any::pack(&FundsDeposited {
-                amount: Some(chips(1)),
-                new_balance: Some(chips(i64::from(sequence))),
-                deposited_at: Some(time::now()),
-            })
-        };
-        pages.push(EventPage::new(sequence, event));
-    }
-    ContextualCommand {
-        events: Some(EventBook {
-            cover: Some(cover.clone()),
-            snapshot: None,
-            pages,
-            next_sequence: prior_events,
-        }),
-        command: Some(CommandBook {
-            cover: Some(cover),
-            // A new player registers; an existing one deposits.
-            pages: vec![CommandPage::new(
-                prior_events,
-                if prior_events == 0 {
-                    Any::pack(&RegisterPlayer {
-                        display_name: "Alice".into(),
-                        email: "alice@example.com".into(),
-                        ..Default::default()
-                    })
-                } else {
-                    Any::pack(&DepositFunds {
-                        amount: Some(chips(10)),
-                    })
-                },
-            )],
-        }),
-    }
-}
 
 /// The player's rules and state rebuild for DepositFunds, written out by hand:
 /// what the macro and runtime save the user from writing.

@@ -9,58 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use angzarr_client::proto::command_handler_service_client::CommandHandlerServiceClient;
-use angzarr_client::proto::{
-    time, Any, AnyExt, CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage,
-};
+use angzarr_client::proto::ContextualCommand;
 use angzarr_client::{AggregateServer, ListenAddress};
-use examples::player::{chips, Player};
-use examples::proto::{DepositFunds, FundsDeposited, PlayerRegistered, RegisterPlayer};
+use examples::player::Player;
 use tonic::transport::Endpoint;
 
-fn request(prior_events: u32) -> ContextualCommand {
-    let cover = Cover::new("player", uuid::Uuid::from_u128(77));
-    let pages = (0..prior_events)
-        .map(|sequence| {
-            let event = if sequence == 0 {
-                Any::pack(&PlayerRegistered {
-                    display_name: "Alice".into(),
-                    email: "alice@example.com".into(),
-                    ..Default::default()
-                })
-            } else {
-                Any::pack(&FundsDeposited {
-                    amount: Some(chips(1)),
-                    new_balance: Some(chips(i64::from(sequence))),
-                    deposited_at: Some(time::now()),
-                })
-            };
-            EventPage::new(sequence, event)
-        })
-        .collect();
-    let command = if prior_events == 0 {
-        Any::pack(&RegisterPlayer {
-            display_name: "Bob".into(),
-            email: "bob@example.com".into(),
-            ..Default::default()
-        })
-    } else {
-        Any::pack(&DepositFunds {
-            amount: Some(chips(5)),
-        })
-    };
-    ContextualCommand {
-        events: Some(EventBook {
-            cover: Some(cover.clone()),
-            pages,
-            snapshot: None,
-            next_sequence: prior_events,
-        }),
-        command: Some(CommandBook {
-            cover: Some(cover),
-            pages: vec![CommandPage::new(prior_events, command)],
-        }),
-    }
-}
+#[path = "support/player_requests.rs"]
+mod player_requests;
+use player_requests::request;
 
 struct Measurement {
     calls_per_second: f64,

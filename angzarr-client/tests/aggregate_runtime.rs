@@ -23,10 +23,6 @@ pub struct Step {
     #[prost(int64, tag = "1")]
     pub by: i64,
 }
-impl Name for Step {
-    const NAME: &'static str = "Step";
-    const PACKAGE: &'static str = "test";
-}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Stepped {
@@ -37,19 +33,11 @@ pub struct Stepped {
     #[prost(uint32, tag = "3")]
     pub at_sequence: u32,
 }
-impl Name for Stepped {
-    const NAME: &'static str = "Stepped";
-    const PACKAGE: &'static str = "test";
-}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct DoubleStep {
     #[prost(int64, tag = "1")]
     pub by: i64,
-}
-impl Name for DoubleStep {
-    const NAME: &'static str = "DoubleStep";
-    const PACKAGE: &'static str = "test";
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -57,19 +45,11 @@ pub struct Whisper {
     #[prost(string, tag = "1")]
     pub text: String,
 }
-impl Name for Whisper {
-    const NAME: &'static str = "Whisper";
-    const PACKAGE: &'static str = "test";
-}
 
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Undone {
     #[prost(string, tag = "1")]
     pub reason: String,
-}
-impl Name for Undone {
-    const NAME: &'static str = "Undone";
-    const PACKAGE: &'static str = "test";
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -77,10 +57,18 @@ pub struct ReserveSeat {
     #[prost(uint32, tag = "1")]
     pub seat: u32,
 }
-impl Name for ReserveSeat {
-    const NAME: &'static str = "ReserveSeat";
-    const PACKAGE: &'static str = "test";
+
+/// Names the test messages `test.<Type>`.
+macro_rules! test_package {
+    ($($message:ident),+) => {$(
+        impl Name for $message {
+            const NAME: &'static str = stringify!($message);
+            const PACKAGE: &'static str = "test";
+        }
+    )+};
 }
+
+test_package!(Step, Stepped, DoubleStep, Whisper, Undone, ReserveSeat);
 
 /// A state that is not a protobuf message.
 #[derive(Debug, Default, Clone, PartialEq)]
