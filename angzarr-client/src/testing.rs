@@ -2,7 +2,7 @@
 //! command arrives, then expect events, a rejection or a state.
 //!
 //! [`AggregateTest`] runs exactly the server's code path
-//! ([`runtime::handle_command`](crate::runtime::handle_command)), wire
+//! ([`crate::runtime::handle_command`]), wire
 //! encoding included: events are packed into `Any`s, stamped, and decoded
 //! again when state is rebuilt.
 

@@ -2,9 +2,29 @@
 //! machine, storing events in SQLite or in memory, so that examples and tests
 //! run against a real server with no infrastructure to install.
 //!
-//! It speaks the protocol of [`angzarr_proto`]; binaries written against it
-//! talk to the production Angzarr coordinator unchanged.
+//! It serves `angzarr.CommandHandlerCoordinatorService` and
+//! `angzarr.EventQueryService` (plus health and reflection) for many domains
+//! at once, each routed to an aggregate over gRPC or in this process.
+//! Binaries written against it talk to the production Angzarr coordinator
+//! unchanged.
+//!
+//! Where the real coordinator is odd, this one does better, and says so:
+//! a command book with no pages is INVALID_ARGUMENT "command book has no
+//! pages" (not a sequence mismatch); a temporal query without a point names
+//! `as_of_sequence` / `as_of_time`; an unknown domain is NOT_FOUND naming the
+//! registered ones; sequence mismatches are answered at once (the real
+//! sidecar retries internally for about ten seconds).
 
 #![warn(missing_docs)]
 
+pub mod coordinator;
+pub mod route;
+mod server;
+mod service;
+pub mod store;
+pub mod validate;
+
 pub use angzarr_proto as proto;
+pub use server::{LocalCoordinator, LocalCoordinatorBuilder, LocalError, DEFAULT_LISTEN};
+pub use service::CoordinatorService;
+pub use store::{AggregateKey, EventStore, MemoryStore, SqliteStore, StoreError};
