@@ -11,6 +11,9 @@
 //!   (or [`AggregateServer`] for more control) and tested without
 //!   infrastructure by [`testing::AggregateTest`];
 //! - [`Rejection`] and guards such as [`require_exists`] for business rules;
+//! - clients of a coordinator: [`DomainClient`] with fluent command and query
+//!   builders, [`QueryClient`], [`AggregateClient`], [`SpeculativeClient`],
+//!   and one error type, [`ClientError`], with predicates;
 //! - the protocol's wire types, re-exported as [`proto`].
 //!
 //! ```
@@ -72,6 +75,7 @@
 
 #![warn(missing_docs)]
 
+mod client;
 mod context;
 mod contract;
 mod error;
@@ -92,6 +96,11 @@ mod unwind;
 pub mod __private;
 
 pub use angzarr_macros::{aggregate, applies, handles, rejected};
+pub use client::{
+    connect, AggregateClient, Client, ClientError, CommandBuilder, CommandHandlerClient,
+    ConnectOptions, DomainClient, EventBookStream, PointInTime, QueryBuilder, QueryClient,
+    SpeculativeClient, Target, DEFAULT_COORDINATOR_PORT,
+};
 pub use context::CommandContext;
 pub use contract::{Aggregate, MessageName, RejectionRoute};
 pub use error::AggregateError;

@@ -113,12 +113,54 @@ impl LocalCoordinator {
         .await
     }
 
+    /// Serves on a Unix socket at `path` (replacing a stale socket) until
+    /// `shutdown` completes.
+    pub async fn serve_unix(
+        self,
+        path: &std::path::Path,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), LocalError> {
+        let bind_error = |source| LocalError::Bind {
+            address: format!("unix:{}", path.display()),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(bind_error)?;
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| {
+            use std::os::unix::fs::FileTypeExt;
+            m.file_type().is_socket()
+        }) {
+            std::fs::remove_file(path).map_err(bind_error)?;
+        }
+        let listener = tokio::net::UnixListener::bind(path).map_err(bind_error)?;
+        let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+        let result = self
+            .router()
+            .await?
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        let _ = std::fs::remove_file(path);
+        Ok(result?)
+    }
+
     /// Serves on an already bound listener until `shutdown` completes.
     pub async fn serve_listener(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), LocalError> {
+        let incoming = TcpListenerStream::new(listener)
+            .map(|accepted| accepted.and_then(|stream| stream.set_nodelay(true).map(|()| stream)));
+        self.router()
+            .await?
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await?;
+        Ok(())
+    }
+
+    /// Health (SERVING), reflection, and the two coordinator services.
+    async fn router(self) -> Result<tonic::transport::server::Router, LocalError> {
         let (health, health_service) = tonic_health::server::health_reporter();
         for service in [
             "",
@@ -136,9 +178,7 @@ impl LocalCoordinator {
             .map_err(|error| LocalError::Reflection(error.to_string()))?;
         let service = CoordinatorService::new(Arc::clone(&self.coordinator));
         let limit = 64 * 1024 * 1024;
-        let incoming = TcpListenerStream::new(listener)
-            .map(|accepted| accepted.and_then(|stream| stream.set_nodelay(true).map(|()| stream)));
-        tonic::transport::Server::builder()
+        Ok(tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)
             .add_service(
@@ -150,10 +190,7 @@ impl LocalCoordinator {
                 EventQueryServiceServer::new(service)
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
-            )
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await?;
-        Ok(())
+            ))
     }
 }
 

@@ -23,6 +23,7 @@ use crate::{
     command_page, event_page, page_header, type_url, CommandBook, CommandPage, Cover, Edition,
     EventBook, EventPage, MergeStrategy, NoOp, PageHeader, Query, Uuid,
 };
+use crate::{AnyExt, UnpackError};
 
 /// The name of the main timeline: a cover without an edition (or with an
 /// empty edition name) is on it.
@@ -118,6 +119,34 @@ impl EventBook {
     }
 }
 
+impl EventBook {
+    /// The events of type `M`, decoded, in order; pages of other types are
+    /// skipped, and a page of type `M` that does not decode is an error.
+    ///
+    /// ```
+    /// use angzarr_proto::{Any, AnyExt, Cover, EventBook, EventPage, NoOp};
+    ///
+    /// let book = EventBook {
+    ///     pages: vec![
+    ///         EventPage::new(0, Any::pack(&NoOp { reason: "a".into(), ..Default::default() })),
+    ///         EventPage::new(1, Any::pack(&Cover::default())),
+    ///     ],
+    ///     ..Default::default()
+    /// };
+    /// let reasons: Vec<String> = book.events_of::<NoOp>().map(|e| e.unwrap().reason).collect();
+    /// assert_eq!(reasons, ["a"]);
+    /// ```
+    pub fn events_of<M: prost::Name + Default>(
+        &self,
+    ) -> impl Iterator<Item = Result<M, UnpackError>> + '_ {
+        self.pages
+            .iter()
+            .filter_map(EventPage::event)
+            .filter(|event| event.is::<M>())
+            .map(|event| event.unpack::<M>())
+    }
+}
+
 impl PageHeader {
     /// A header holding an explicit sequence.
     pub fn at_sequence(sequence: u32) -> Self {
@@ -155,6 +184,18 @@ impl EventPage {
         match &self.payload {
             Some(event_page::Payload::Event(event)) => Some(event),
             _ => None,
+        }
+    }
+
+    /// The event decoded as `M` (an error if the page holds another type, no
+    /// inline event, or bytes that do not decode).
+    pub fn event_as<M: prost::Name + Default>(&self) -> Result<M, UnpackError> {
+        match self.event() {
+            Some(event) => event.unpack::<M>(),
+            None => Err(UnpackError::TypeMismatch {
+                expected: M::full_name(),
+                found: String::new(),
+            }),
         }
     }
 

@@ -51,12 +51,13 @@ impl EventStore for MemoryStore {
     fn pages(&self, key: &AggregateKey, after: Option<u32>) -> Result<Vec<EventPage>, StoreError> {
         let inner = self.lock();
         Ok(inner.timelines.get(key).map_or_else(Vec::new, |timeline| {
-            timeline
-                .pages
-                .iter()
-                .filter(|page| after.is_none_or(|after| page.sequence().is_some_and(|s| s > after)))
-                .cloned()
-                .collect()
+            // Appends keep pages in sequence order, so the tail is a slice.
+            let start = after.map_or(0, |after| {
+                timeline
+                    .pages
+                    .partition_point(|page| page.sequence().is_some_and(|s| s <= after))
+            });
+            timeline.pages[start..].to_vec()
         }))
     }
 

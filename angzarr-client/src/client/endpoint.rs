@@ -1,0 +1,340 @@
+//! Where a client connects, and how.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+use crate::ClientError;
+
+/// The port of a coordinator when only a host is known.
+pub const DEFAULT_COORDINATOR_PORT: u16 = 1310;
+
+/// A coordinator's address: TCP (plain or TLS) or a Unix socket.
+///
+/// ```
+/// use angzarr_client::Target;
+///
+/// assert_eq!(Target::parse("localhost:1310").unwrap(), Target::Http("http://localhost:1310".into()));
+/// assert_eq!(Target::parse("unix:/tmp/ch.sock").unwrap(), Target::Unix("/tmp/ch.sock".into()));
+/// assert!(Target::parse("not an endpoint").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `http://host:port`.
+    Http(String),
+    /// `https://host:port` (needs the `tls` feature).
+    Https(String),
+    /// A Unix domain socket.
+    Unix(PathBuf),
+}
+
+impl Target {
+    /// Parses `host:port`, `http://host:port`, `https://host:port`,
+    /// `unix:/path`, `/abs/path` or `./rel/path`.
+    pub fn parse(text: &str) -> Result<Self, ClientError> {
+        let invalid = |message: &str| ClientError::Connection {
+            endpoint: text.to_owned(),
+            message: message.to_owned(),
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(invalid("the endpoint is empty"));
+        }
+        if let Some(path) = text.strip_prefix("unix:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(invalid("the socket path is empty"));
+            }
+            return Ok(Target::Unix(PathBuf::from(path)));
+        }
+        if text.starts_with('/') || text.starts_with("./") || text.starts_with("../") {
+            return Ok(Target::Unix(PathBuf::from(text)));
+        }
+        let (secure, with_scheme) = if text.starts_with("https://") {
+            (true, text.to_owned())
+        } else if text.starts_with("http://") {
+            (false, text.to_owned())
+        } else if text.contains("://") {
+            return Err(invalid(
+                "unsupported scheme; use http://, https:// or unix:",
+            ));
+        } else {
+            (false, format!("http://{text}"))
+        };
+        let uri: Uri = with_scheme.parse().map_err(|_| {
+            invalid("expected host:port, http(s)://host:port, unix:/path or a socket path")
+        })?;
+        if uri.host().is_none_or(str::is_empty) {
+            return Err(invalid("the endpoint has no host"));
+        }
+        if uri.port_u16().is_none() {
+            return Err(invalid("the endpoint has no port (e.g. localhost:1310)"));
+        }
+        Ok(if secure {
+            Target::Https(with_scheme)
+        } else {
+            Target::Http(with_scheme)
+        })
+    }
+
+    /// The endpoint in environment variable `variable`, or `default` when it
+    /// is unset or empty.
+    pub fn from_env(variable: &str, default: &str) -> Result<Self, ClientError> {
+        match std::env::var(variable) {
+            Ok(value) if !value.trim().is_empty() => Self::parse(&value),
+            _ => Self::parse(default),
+        }
+    }
+
+    /// The coordinator of `domain` as Angzarr deploys it: with
+    /// `ANGZARR_MODE=standalone` (the default) the socket
+    /// `{ANGZARR_UDS_BASE or /tmp/angzarr}/ch-{domain}.sock`; with
+    /// `ANGZARR_MODE=distributed` the service
+    /// `ch-{domain}.{ANGZARR_NAMESPACE or angzarr}.svc:{ANGZARR_CH_PORT or 1310}`.
+    pub fn for_domain(domain: &str) -> Result<Self, ClientError> {
+        Self::for_domain_with(domain, |name| std::env::var(name).ok())
+    }
+
+    /// [`for_domain`](Self::for_domain) reading variables through `lookup`.
+    pub fn for_domain_with(
+        domain: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ClientError> {
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let mode = var("ANGZARR_MODE").unwrap_or_else(|| "standalone".to_owned());
+        match mode.trim().to_ascii_lowercase().as_str() {
+            "standalone" => {
+                let base = var("ANGZARR_UDS_BASE").unwrap_or_else(|| "/tmp/angzarr".to_owned());
+                Ok(Target::Unix(
+                    PathBuf::from(base).join(format!("ch-{domain}.sock")),
+                ))
+            }
+            "distributed" => {
+                let namespace = var("ANGZARR_NAMESPACE").unwrap_or_else(|| "angzarr".to_owned());
+                let port =
+                    var("ANGZARR_CH_PORT").unwrap_or_else(|| DEFAULT_COORDINATOR_PORT.to_string());
+                Self::parse(&format!("ch-{domain}.{namespace}.svc:{port}"))
+            }
+            other => Err(ClientError::Connection {
+                endpoint: format!("ANGZARR_MODE={other}"),
+                message: "expected `standalone` or `distributed`".to_owned(),
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Http(uri) | Target::Https(uri) => f.write_str(uri),
+            Target::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// How to connect: timeouts, keep-alive, laziness, TLS roots.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long establishing the connection may take (default 5 s).
+    pub connect_timeout: Option<Duration>,
+    /// The deadline of every call (default none).
+    pub call_timeout: Option<Duration>,
+    /// HTTP/2 keep-alive ping interval (default none).
+    pub keep_alive: Option<Duration>,
+    /// Connect on first use instead of now (default false).
+    pub lazy: bool,
+    /// A CA certificate (PEM) to trust for `https://`, instead of the system roots.
+    pub ca_certificate: Option<Vec<u8>>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Some(Duration::from_secs(5)),
+            call_timeout: None,
+            keep_alive: None,
+            lazy: false,
+            ca_certificate: None,
+        }
+    }
+}
+
+/// Opens a channel to `target`.
+pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Channel, ClientError> {
+    let failed = |message: String| ClientError::Connection {
+        endpoint: target.to_string(),
+        message,
+    };
+    let uri = match target {
+        Target::Http(uri) | Target::Https(uri) => uri.clone(),
+        // The authority is unused: the connector below dials the socket.
+        Target::Unix(_) => "http://localhost".to_owned(),
+    };
+    let mut endpoint = Endpoint::from_shared(uri)
+        .map_err(|error| failed(error.to_string()))?
+        .tcp_nodelay(true);
+    if let Some(timeout) = options.connect_timeout {
+        endpoint = endpoint.connect_timeout(timeout);
+    }
+    if let Some(timeout) = options.call_timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    if let Some(interval) = options.keep_alive {
+        endpoint = endpoint
+            .http2_keep_alive_interval(interval)
+            .keep_alive_while_idle(true);
+    }
+    if let Target::Https(_) = target {
+        endpoint = tls(endpoint, options).map_err(failed)?;
+    }
+    match target {
+        Target::Unix(path) => {
+            let path = path.clone();
+            let connector = tower::service_fn(move |_: Uri| {
+                let path = path.clone();
+                async move { UnixStream::connect(path).await.map(TokioIo::new) }
+            });
+            if options.lazy {
+                Ok(endpoint.connect_with_connector_lazy(connector))
+            } else {
+                endpoint
+                    .connect_with_connector(connector)
+                    .await
+                    .map_err(|error| failed(describe(&error)))
+            }
+        }
+        _ if options.lazy => Ok(endpoint.connect_lazy()),
+        _ => endpoint
+            .connect()
+            .await
+            .map_err(|error| failed(describe(&error))),
+    }
+}
+
+#[cfg(feature = "tls")]
+fn tls(endpoint: Endpoint, options: &ConnectOptions) -> Result<Endpoint, String> {
+    let mut config = tonic::transport::ClientTlsConfig::new();
+    config = match &options.ca_certificate {
+        Some(pem) => config.ca_certificate(tonic::transport::Certificate::from_pem(pem)),
+        None => config.with_native_roots(),
+    };
+    endpoint
+        .tls_config(config)
+        .map_err(|error| error.to_string())
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls(_: Endpoint, _: &ConnectOptions) -> Result<Endpoint, String> {
+    Err("https:// needs angzarr-client's `tls` feature".to_owned())
+}
+
+/// The transport error with its causes, which hold the useful part.
+fn describe(error: &tonic::transport::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn parses_every_form() {
+        assert_eq!(
+            Target::parse("http://a:1").unwrap(),
+            Target::Http("http://a:1".into())
+        );
+        assert_eq!(
+            Target::parse("https://a:443").unwrap(),
+            Target::Https("https://a:443".into())
+        );
+        assert_eq!(
+            Target::parse("./ch.sock").unwrap(),
+            Target::Unix("./ch.sock".into())
+        );
+        assert_eq!(
+            Target::parse("/run/ch.sock").unwrap(),
+            Target::Unix("/run/ch.sock".into())
+        );
+        assert_eq!(
+            Target::parse("[::1]:1310").unwrap(),
+            Target::Http("http://[::1]:1310".into())
+        );
+    }
+
+    #[test]
+    fn invalid_endpoints_are_named() {
+        for (text, message) in [
+            ("", "the endpoint is empty"),
+            ("unix:", "the socket path is empty"),
+            (
+                "ftp://a:1",
+                "unsupported scheme; use http://, https:// or unix:",
+            ),
+            (
+                "localhost",
+                "the endpoint has no port (e.g. localhost:1310)",
+            ),
+            (
+                "a b:1",
+                "expected host:port, http(s)://host:port, unix:/path or a socket path",
+            ),
+        ] {
+            match Target::parse(text) {
+                Err(ClientError::Connection {
+                    endpoint,
+                    message: got,
+                }) => {
+                    assert_eq!((endpoint.as_str(), got.as_str()), (text, message));
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn for_domain_follows_the_mode() {
+        let env = |pairs: &[(&str, &str)]| {
+            let map: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            move |name: &str| map.get(name).cloned()
+        };
+        assert_eq!(
+            Target::for_domain_with("player", env(&[])).unwrap(),
+            Target::Unix("/tmp/angzarr/ch-player.sock".into())
+        );
+        assert_eq!(
+            Target::for_domain_with("player", env(&[("ANGZARR_UDS_BASE", "/run/az")])).unwrap(),
+            Target::Unix("/run/az/ch-player.sock".into())
+        );
+        assert_eq!(
+            Target::for_domain_with("player", env(&[("ANGZARR_MODE", "distributed")])).unwrap(),
+            Target::Http("http://ch-player.angzarr.svc:1310".into())
+        );
+        assert_eq!(
+            Target::for_domain_with(
+                "table",
+                env(&[
+                    ("ANGZARR_MODE", "DISTRIBUTED"),
+                    ("ANGZARR_NAMESPACE", "poker"),
+                    ("ANGZARR_CH_PORT", "7")
+                ])
+            )
+            .unwrap(),
+            Target::Http("http://ch-table.poker.svc:7".into())
+        );
+        assert!(Target::for_domain_with("p", env(&[("ANGZARR_MODE", "cloud")])).is_err());
+    }
+}
