@@ -649,3 +649,67 @@ async fn raw_requests_and_clients_share_one_channel() {
     });
     assert_eq!(book.await.unwrap().pages.len(), 1);
 }
+
+#[tokio::test]
+async fn https_endpoints_trust_the_given_ca() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = certified.cert.pem();
+    let bound = angzarr_client::AggregateServer::new(Player)
+        .tls(&certificate, certified.signing_key.serialize_pem())
+        .listen(angzarr_client::ListenAddress::Tcp(
+            "127.0.0.1:0".parse().unwrap(),
+        ))
+        .shutdown_signal(std::future::pending())
+        .bind()
+        .await
+        .unwrap();
+    let angzarr_client::ListenAddress::Tcp(address) = bound.local_address().clone() else {
+        unreachable!()
+    };
+    tokio::spawn(bound.serve());
+    let target = Target::parse(&format!("https://localhost:{}", address.port())).unwrap();
+    let trusted = DomainClient::connect_with(
+        &target,
+        &ConnectOptions {
+            ca_certificate: Some(certificate.into_bytes()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the TLS handshake succeeds with the given CA");
+    // The aggregate server is not a coordinator: the call itself is refused,
+    // over a working TLS connection.
+    let refused = trusted
+        .command_new("player")
+        .with_command(&register())
+        .execute()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Some(tonic::Code::Unimplemented),
+        "{refused:?}"
+    );
+
+    let untrusted = DomainClient::connect_with(&target, &ConnectOptions::default()).await;
+    assert!(
+        untrusted.is_err_and(|error| error.is_connection_error()),
+        "a self-signed certificate is not in the system roots"
+    );
+}
+
+#[test]
+fn an_empty_environment_variable_means_the_default() {
+    let variable = format!("ANGZARR_TEST_EMPTY_{}", std::process::id());
+    std::env::set_var(&variable, "");
+    assert_eq!(
+        Target::from_env(&variable, "localhost:7").unwrap(),
+        Target::Http("http://localhost:7".into())
+    );
+    std::env::set_var(&variable, "unix:/run/ch.sock");
+    assert_eq!(
+        Target::from_env(&variable, "localhost:7").unwrap(),
+        Target::Unix("/run/ch.sock".into())
+    );
+    std::env::remove_var(&variable);
+}
