@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod player;
+pub mod player_router;
 pub mod server;
 
 /// Messages of package `examples`: player commands, events and state, and
