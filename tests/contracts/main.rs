@@ -14,7 +14,7 @@ mod world;
 use std::path::Path;
 
 use cucumber::cli::{self, Parser as _};
-use cucumber::World as _;
+use cucumber::{gherkin, World as _};
 
 use world::Contracts;
 
@@ -42,10 +42,50 @@ async fn main() {
         }
     };
     let features = Path::new(env!("CARGO_MANIFEST_DIR")).join("../features");
+    if let Err(problem) = every_feature_has_scenarios(&features) {
+        eprintln!("{problem}");
+        std::process::exit(1);
+    }
     Contracts::cucumber()
         .max_concurrent_scenarios(CONCURRENT_SCENARIOS)
         .fail_on_skipped()
         .with_cli(cli)
         .run_and_exit(features)
         .await;
+}
+
+/// Gherkin reads a misspelt keyword as free text, so a feature whose
+/// scenarios are all misspelt would pass with nothing run; refuse it.
+fn every_feature_has_scenarios(dir: &Path) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut found = 0;
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if path
+            .extension()
+            .is_none_or(|extension| extension != "feature")
+        {
+            continue;
+        }
+        found += 1;
+        let feature = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default())
+            .map_err(|e| format!("{} does not parse: {e}", path.display()))?;
+        let scenarios = feature.scenarios.len()
+            + feature
+                .rules
+                .iter()
+                .map(|r| r.scenarios.len())
+                .sum::<usize>();
+        if scenarios == 0 {
+            return Err(format!(
+                "{} has no scenarios: is a `Scenario:` keyword misspelt?",
+                path.display()
+            ));
+        }
+    }
+    if found == 0 {
+        return Err(format!("no .feature files in {}", dir.display()));
+    }
+    Ok(())
 }
