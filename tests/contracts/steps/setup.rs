@@ -15,7 +15,7 @@ async fn serving_on_a_socket(world: &mut Contracts) {
     world.env = Some(Environment::start(Transport::Unix).await);
 }
 
-#[given("the player aggregate is serving over gRPC")]
+#[given("the player aggregate is serving over gRPC, behind angzarr-local")]
 async fn player_serving(world: &mut Contracts) {
     world.env = Some(Environment::start(Transport::Tcp).await);
 }
