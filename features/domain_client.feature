@@ -10,7 +10,7 @@ Feature: Domain client
     Then the history of "Alice" is PlayerRegistered, FundsDeposited
     And the bankroll of "Alice" is 50 chips
 
-  Scenario: A clone of a client sees what the original stored
+  Scenario: What a clone of a client stores, the original reads back
     When a clone of the client registers "Alice"
     Then the history of "Alice" is PlayerRegistered
 

@@ -10,19 +10,19 @@ Feature: Query builder
     When I query "Alice"
     Then the pages are 0, 1, 2, 3
 
-  Scenario Outline: A range reads the events whose sequences it contains
+  Scenario Outline: The range <range> reads <sequences>, as Rust ranges do
     When I query "Alice" with the range <range>
     Then the pages are <sequences>
 
     Examples:
-      | range | sequences |
-      | 1..3  | 1, 2      |
-      | 1..=3 | 1, 2, 3   |
-      | 2..   | 2, 3      |
-      | ..=1  | 0, 1      |
-      | ..2   | 0, 1      |
-      | 0..0  | none      |
-      | 3..1  | none      |
+      | range | sequences        |
+      | 1..3  | events 1, 2      |
+      | 1..=3 | events 1, 2, 3   |
+      | 2..   | events 2, 3      |
+      | ..=1  | events 0, 1      |
+      | ..2   | events 0, 1      |
+      | 0..0  | no events        |
+      | 3..1  | no events        |
 
   Scenario: Listed sequences read exactly those events
     When I query "Alice" for the sequences 0 and 3
