@@ -4,7 +4,7 @@ use angzarr_client::proto::{
     page_header, AnyExt, Cover, EventBook, EventPage, EventRequest, ExternalDeferredSequence,
     PageHeader,
 };
-use angzarr_client::{ConnectOptions, DomainClient, Target};
+use angzarr_client::{CommandBuilder, ConnectOptions, DomainClient, Target};
 use examples::player::chips;
 use examples::proto::{FundsDeposited, ReleaseFunds, SitIn};
 use prost_types::Any;
@@ -271,30 +271,32 @@ async fn register_packed(world: &mut Contracts, name: String) {
     send(world, "player", &name, packed, 0, None).await;
 }
 
-#[when(expr = "I register {string} with correlation id {string}")]
-async fn register_correlated(world: &mut Contracts, name: String, correlation_id: String) {
-    let root = world.root(&name);
-    let result = world
+/// Registers `name` with the builder options `configure` adds.
+async fn register_with(
+    world: &mut Contracts,
+    name: &str,
+    configure: impl FnOnce(CommandBuilder) -> CommandBuilder,
+) {
+    let root = world.root(name);
+    let builder = world
         .client()
         .command("player", root)
-        .with_command(&registration(&name))
-        .with_correlation_id(correlation_id)
-        .execute()
-        .await;
+        .with_command(&registration(name));
+    let result = configure(builder).execute().await;
     world.record_command(result);
+}
+
+#[when(expr = "I register {string} with correlation id {string}")]
+async fn register_correlated(world: &mut Contracts, name: String, correlation_id: String) {
+    register_with(world, &name, |command| {
+        command.with_correlation_id(correlation_id)
+    })
+    .await;
 }
 
 #[when(expr = "I register {string} in edition {string}")]
 async fn register_in_edition(world: &mut Contracts, name: String, edition: String) {
-    let root = world.root(&name);
-    let result = world
-        .client()
-        .command("player", root)
-        .with_command(&registration(&name))
-        .with_edition(edition)
-        .execute()
-        .await;
-    world.record_command(result);
+    register_with(world, &name, |command| command.with_edition(edition)).await;
 }
 
 #[when(expr = "I register {string} and deposit {int} chips for her")]

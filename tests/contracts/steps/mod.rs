@@ -28,14 +28,14 @@ pub fn registration(name: &str) -> RegisterPlayer {
     }
 }
 
-/// A deposit of `chips` chips.
+/// A deposit of `amount` chips.
 pub fn deposit(amount: i64) -> DepositFunds {
     DepositFunds {
         amount: Some(chips(amount)),
     }
 }
 
-/// A withdrawal of `chips` chips.
+/// A withdrawal of `amount` chips.
 pub fn withdrawal(amount: i64) -> WithdrawFunds {
     WithdrawFunds {
         amount: Some(chips(amount)),
