@@ -654,7 +654,7 @@ async fn raw_requests_and_clients_share_one_channel() {
 async fn https_endpoints_trust_the_given_ca() {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let certificate = certified.cert.pem();
-    let bound = angzarr_client::AggregateServer::new(Player)
+    let bound = angzarr_client::Server::new().aggregate(Player)
         .tls(&certificate, certified.signing_key.serialize_pem())
         .listen(angzarr_client::ListenAddress::Tcp(
             "127.0.0.1:0".parse().unwrap(),

@@ -646,7 +646,7 @@ async fn concurrent_writers_leave_a_gapless_history() {
 #[tokio::test]
 async fn a_grpc_aggregate_and_sqlite_behave_the_same() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bound = angzarr_client::AggregateServer::new(Player)
+    let bound = angzarr_client::Server::new().aggregate(Player)
         .listen(angzarr_client::ListenAddress::Tcp(
             "127.0.0.1:0".parse().unwrap(),
         ))

@@ -10,7 +10,7 @@ use angzarr_client::proto::{
     AnyExt, CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage, Notification,
     Snapshot,
 };
-use angzarr_client::{AggregateServer, ListenAddress, ServeError};
+use angzarr_client::{Server, ListenAddress, ServeError};
 use examples::player::{chips, Player};
 use examples::proto::{
     DepositFunds, FundsDeposited, PlayerRegistered, PlayerReturningToPlay, PlayerSittingOut,
@@ -53,7 +53,7 @@ struct Running {
     finished: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
-async fn start<A: angzarr_client::Aggregate>(server: AggregateServer<A>) -> Running {
+async fn start(server: Server) -> Running {
     let (stop, stopped) = oneshot::channel::<()>();
     let bound = server
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
@@ -134,7 +134,7 @@ async fn expect_status(
 
 #[tokio::test]
 async fn health_is_serving_and_reflection_lists_the_service() {
-    let running = start(AggregateServer::new(Player)).await;
+    let running = start(Server::new().aggregate(Player)).await;
     let mut health = HealthClient::new(running.channel.clone());
     for service in ["", "angzarr.CommandHandlerService"] {
         let status = health
@@ -183,7 +183,7 @@ async fn health_is_serving_and_reflection_lists_the_service() {
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_the_server_lives_on() {
-    let running = start(AggregateServer::new(Player)).await;
+    let running = start(Server::new().aggregate(Player)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
 
     let mut empty = contextual("player", vec![], register());
@@ -283,7 +283,7 @@ async fn bad_input_gets_a_clear_error_and_the_server_lives_on() {
 
 #[tokio::test]
 async fn oversized_messages_are_refused() {
-    let running = start(AggregateServer::new(Player).max_message_size(1024)).await;
+    let running = start(Server::new().aggregate(Player).max_message_size(1024)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let huge = Any::pack(&RegisterPlayer {
         display_name: "x".repeat(4096),
@@ -304,7 +304,7 @@ async fn oversized_messages_are_refused() {
 
 #[tokio::test]
 async fn a_panicking_handler_fails_its_call_only() {
-    let running = start(AggregateServer::new(Faulty)).await;
+    let running = start(Server::new().aggregate(Faulty)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let status = client
         .handle(contextual("faulty", vec![], Any::pack(&SitOut::default())))
@@ -330,7 +330,7 @@ async fn a_panicking_handler_fails_its_call_only() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_calls_finish() {
-    let running = start(AggregateServer::new(Faulty).shutdown_grace(Duration::from_secs(5))).await;
+    let running = start(Server::new().aggregate(Faulty).shutdown_grace(Duration::from_secs(5))).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let slow = tokio::spawn(async move {
         client
@@ -372,7 +372,7 @@ async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
     assert!(path.exists());
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let bound = AggregateServer::new(Player)
+    let bound = Server::new().aggregate(Player)
         .listen(ListenAddress::Unix(path.clone()))
         .shutdown_signal(async {
             let _ = stopped.await;
@@ -398,7 +398,7 @@ async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
 
     // A regular file is never clobbered.
     std::fs::write(&path, b"not a socket").unwrap();
-    let refused = AggregateServer::new(Player)
+    let refused = Server::new().aggregate(Player)
         .listen(ListenAddress::Unix(path.clone()))
         .bind()
         .await;
@@ -414,7 +414,7 @@ async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
 async fn a_taken_port_is_a_bind_error_naming_the_address() {
     let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = taken.local_addr().unwrap();
-    let error = match AggregateServer::new(Player).listen(address).bind().await {
+    let error = match Server::new().aggregate(Player).listen(address).bind().await {
         Err(error) => error,
         Ok(_) => panic!("the port is taken"),
     };
@@ -451,7 +451,7 @@ async fn every_call_is_traced_with_its_command() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let running = start(AggregateServer::new(Player)).await;
+    let running = start(Server::new().aggregate(Player)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let mut request = contextual("player", vec![registered()], register());
     request.command.as_mut().unwrap().cover =
@@ -475,7 +475,7 @@ async fn every_call_is_traced_with_its_command() {
     ] {
         assert!(line.contains(field), "{field} missing in {line}");
     }
-    assert!(text.contains("aggregate server listening"), "{text}");
+    assert!(text.contains("server listening"), "{text}");
 }
 
 #[tokio::test]
@@ -485,7 +485,7 @@ async fn tower_layers_wrap_every_call() {
 
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&seen);
-    let server = AggregateServer::new(Player).layer(tower::util::MapRequestLayer::new(
+    let server = Server::new().aggregate(Player).layer(tower::util::MapRequestLayer::new(
         move |request: tonic::codegen::http::Request<tonic::body::Body>| {
             counter.fetch_add(1, Ordering::SeqCst);
             request
@@ -522,7 +522,7 @@ async fn tls_serves_with_the_given_certificate() {
     let key = certified.signing_key.serialize_pem();
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let bound = AggregateServer::new(Player)
+    let bound = Server::new().aggregate(Player)
         .tls(&certificate, &key)
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
         .shutdown_signal(async {

@@ -1,16 +1,18 @@
-//! Why the aggregate runtime could not answer a request, and the gRPC status
-//! each reason becomes.
+//! Why a component could not answer a request, and the gRPC status each
+//! reason becomes. One type for every kind: an undecodable event is the same
+//! mistake whether an aggregate, a saga or a projector meets it.
 
 use crate::Rejection;
 
-/// Why a command, replay or rebuild failed.
+/// Why a component (aggregate, saga, process manager, projector or
+/// upcaster) could not answer a request.
 ///
 /// Every variant names what was wrong; [`code`](Self::code) gives the gRPC
 /// status code the caller receives.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum AggregateError {
-    /// The business rules refused the command.
+pub enum ComponentError {
+    /// The business rules refused the command (or the event).
     #[error(transparent)]
     Rejected(#[from] Rejection),
 
@@ -21,6 +23,15 @@ pub enum AggregateError {
     /// The command book had no pages.
     #[error("command book has no pages")]
     NoPages,
+
+    /// A request lacks a part it cannot be answered without.
+    #[error("{request} has no {field}")]
+    MissingField {
+        /// The request's message name, e.g. `SagaHandleRequest`.
+        request: &'static str,
+        /// The missing field, e.g. `source`.
+        field: &'static str,
+    },
 
     /// A command page carried no inline command.
     #[error("command page {page} has no command payload")]
@@ -53,7 +64,7 @@ pub enum AggregateError {
         reason: String,
     },
 
-    /// An event in the history is not a valid encoding of its type.
+    /// An event is not a valid encoding of its type.
     #[error("event `{type_name}` at sequence {} does not decode: {reason}", display_sequence(*.sequence))]
     UndecodableEvent {
         /// The event's full type name.
@@ -64,14 +75,14 @@ pub enum AggregateError {
         reason: String,
     },
 
-    /// An event page in the history has no inline event.
+    /// An event page in an aggregate's history has no inline event.
     #[error("event page at sequence {} has no inline event", display_sequence(*.sequence))]
     MissingEvent {
         /// The page's sequence, if it had one.
         sequence: Option<u32>,
     },
 
-    /// The history's snapshot could not be turned back into state.
+    /// A snapshot could not be turned back into state.
     #[error("snapshot at sequence {sequence} does not restore: {reason}")]
     UndecodableSnapshot {
         /// The snapshot's sequence.
@@ -80,14 +91,14 @@ pub enum AggregateError {
         reason: String,
     },
 
-    /// The history holds a snapshot, but this aggregate keeps none.
+    /// The history holds a snapshot, but this component keeps none.
     #[error(
-        "aggregate {aggregate} received a snapshot but keeps no snapshots; \
-         declare `#[aggregate(snapshot)]` with a protobuf message state"
+        "{component} received a snapshot but keeps no snapshots; \
+         declare `snapshot` with a protobuf message state"
     )]
     SnapshotUnsupported {
-        /// The aggregate's name.
-        aggregate: String,
+        /// The component's name.
+        component: String,
     },
 
     /// A compensation notification was not a well-formed `angzarr.Notification`
@@ -96,6 +107,25 @@ pub enum AggregateError {
     MalformedNotification {
         /// What is wrong with it.
         reason: String,
+    },
+
+    /// A process manager was handed another workflow's history.
+    #[error("process_state {reason}")]
+    ForeignProcessState {
+        /// Whose history it is, and whose was expected.
+        reason: String,
+    },
+
+    /// The history has no sequence left for the events being produced:
+    /// sequences are `u32` on the wire, and reusing or wrapping one would
+    /// corrupt the history.
+    #[error(
+        "no sequence left: the event would need sequence {needed}, past the last one ({})",
+        u32::MAX
+    )]
+    SequenceExhausted {
+        /// The sequence the event would need.
+        needed: u64,
     },
 
     /// `Replay` needs a state that is a protobuf message.
@@ -108,8 +138,8 @@ pub enum AggregateError {
         aggregate: String,
     },
 
-    /// A fault in the aggregate itself (a handler panicked, a produced event
-    /// does not decode).
+    /// A fault in the component itself (a handler panicked, it produced a
+    /// command for a domain it does not target, an upcast never settles).
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -118,30 +148,45 @@ fn display_sequence(sequence: Option<u32>) -> String {
     sequence.map_or_else(|| "(deferred)".to_owned(), |sequence| sequence.to_string())
 }
 
-impl AggregateError {
+impl ComponentError {
     /// The gRPC status code the caller receives.
     pub fn code(&self) -> tonic::Code {
         match self {
-            AggregateError::Rejected(rejection) => rejection.code(),
-            AggregateError::ReplayUnsupported { .. } => tonic::Code::Unimplemented,
-            AggregateError::Internal(_) => tonic::Code::Internal,
+            ComponentError::Rejected(rejection) => rejection.code(),
+            ComponentError::ReplayUnsupported { .. } => tonic::Code::Unimplemented,
+            ComponentError::Internal(_) => tonic::Code::Internal,
+            ComponentError::SequenceExhausted { .. } => tonic::Code::OutOfRange,
             _ => tonic::Code::InvalidArgument,
         }
     }
 
-    /// The rejection, if the business rules refused the command.
+    /// The rejection, if the business rules refused the request.
     pub fn rejection(&self) -> Option<&Rejection> {
         match self {
-            AggregateError::Rejected(rejection) => Some(rejection),
+            ComponentError::Rejected(rejection) => Some(rejection),
             _ => None,
+        }
+    }
+
+    /// The same error, reporting the page's sequence when it is about an event.
+    pub(crate) fn at_sequence(self, at: Option<u32>) -> Self {
+        match self {
+            ComponentError::UndecodableEvent {
+                type_name, reason, ..
+            } => ComponentError::UndecodableEvent {
+                type_name,
+                sequence: at,
+                reason,
+            },
+            other => other,
         }
     }
 }
 
-impl From<AggregateError> for tonic::Status {
-    fn from(error: AggregateError) -> Self {
+impl From<ComponentError> for tonic::Status {
+    fn from(error: ComponentError) -> Self {
         match error {
-            AggregateError::Rejected(rejection) => rejection.into(),
+            ComponentError::Rejected(rejection) => rejection.into(),
             other => tonic::Status::new(other.code(), other.to_string()),
         }
     }
@@ -153,31 +198,38 @@ mod tests {
 
     #[test]
     fn codes_follow_the_convention() {
-        let status = tonic::Status::from(AggregateError::Rejected(Rejection::precondition(
+        let status = tonic::Status::from(ComponentError::Rejected(Rejection::precondition(
             "Player already exists",
         )));
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert_eq!(status.message(), "Player already exists");
-        assert_eq!(AggregateError::NoPages.code(), tonic::Code::InvalidArgument);
-        let replay = AggregateError::ReplayUnsupported {
+        assert_eq!(ComponentError::NoPages.code(), tonic::Code::InvalidArgument);
+        let replay = ComponentError::ReplayUnsupported {
             aggregate: "Player".into(),
         };
         assert_eq!(replay.code(), tonic::Code::Unimplemented);
+        let missing = ComponentError::MissingField {
+            request: "SagaHandleRequest",
+            field: "source",
+        };
+        assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+        assert_eq!(missing.to_string(), "SagaHandleRequest has no source");
     }
 
     #[test]
     fn messages_name_what_is_wrong() {
-        let error = AggregateError::UndecodableEvent {
+        let error = ComponentError::UndecodableEvent {
             type_name: "examples.FundsDeposited".into(),
-            sequence: Some(3),
+            sequence: None,
             reason: "buffer underflow".into(),
-        };
+        }
+        .at_sequence(Some(3));
         assert_eq!(
             error.to_string(),
             "event `examples.FundsDeposited` at sequence 3 does not decode: buffer underflow"
         );
         assert_eq!(
-            AggregateError::MissingEvent { sequence: None }.to_string(),
+            ComponentError::MissingEvent { sequence: None }.to_string(),
             "event page at sequence (deferred) has no inline event"
         );
     }

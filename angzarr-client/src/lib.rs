@@ -2,14 +2,24 @@
 //! business logic runs as gRPC services behind a coordinator that stores
 //! events and enforces optimistic concurrency.
 //!
-//! This is the crate users depend on:
+//! This is the crate users depend on. Business logic comes in five kinds,
+//! each written either as an annotated impl block (checked at compile time)
+//! or from plain functions, each with one runtime, one gRPC service and one
+//! test fixture:
 //!
-//! - aggregates in the rich domain model: [`aggregate`], [`handles`],
-//!   [`applies`] and [`rejected`] on an impl block, checked at compile time;
-//! - aggregates from plain functions: [`CommandRouter`];
-//! - one runtime for both ([`runtime`]), served by [`run_aggregate_server`]
-//!   (or [`AggregateServer`] for more control) and tested without
-//!   infrastructure by [`testing::AggregateTest`];
+//! | kind | macro | functions | fixture |
+//! |---|---|---|---|
+//! | [`aggregate`](mod@aggregate): decides commands | [`macro@aggregate`] | [`CommandRouter`] | [`AggregateTest`](testing::AggregateTest) |
+//! | [`saga`](mod@saga): events to commands | [`macro@saga`] | [`SagaRouter`] | [`SagaTest`](testing::SagaTest) |
+//! | [`process_manager`](mod@process_manager): workflows | [`macro@process_manager`] | [`ProcessManagerRouter`] | [`ProcessManagerTest`](testing::ProcessManagerTest) |
+//! | [`projector`](mod@projector): read models, CloudEvents | [`macro@projector`] | [`ProjectorRouter`] | [`ProjectorTest`](testing::ProjectorTest) |
+//! | [`upcaster`](mod@upcaster): old events to new | [`macro@upcaster`] | [`UpcasterRouter`] | [`UpcasterTest`](testing::UpcasterTest) |
+//!
+//! Beside them:
+//!
+//! - [`Server`] serves any set of components (and [`run_aggregate_server`]
+//!   and its siblings serve one), with health, reflection and graceful
+//!   shutdown; [`topology`] lists what a binary contains;
 //! - [`Rejection`] and guards such as [`require_exists`] for business rules;
 //! - clients of a coordinator: [`DomainClient`] with fluent command and query
 //!   builders, [`QueryClient`], [`AggregateClient`], [`SpeculativeClient`],
@@ -75,59 +85,87 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
 mod client;
-mod context;
-mod contract;
+mod component;
+mod consume;
+mod decode;
+mod effects;
 mod error;
 mod event;
-mod listen;
+mod expect;
+mod history;
+mod message;
 mod observe;
+pub mod process_manager;
+pub mod projector;
 mod rejection;
-mod router;
-pub mod runtime;
-mod server;
-mod service;
+pub mod saga;
+mod serve;
 pub mod testing;
 mod topology;
 mod unwind;
+pub mod upcaster;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
-pub use angzarr_macros::{aggregate, applies, handles, rejected};
+pub use angzarr_macros::{
+    aggregate, applies, handles, prepares, process_manager, projector, rejected, saga, upcaster,
+    upcasts,
+};
+
+pub use aggregate::{Aggregate, AggregateService, CommandContext, CommandRouter};
 pub use client::{
     connect, AggregateClient, Client, ClientError, CommandBuilder, CommandHandlerClient,
     ConnectOptions, DomainClient, EventBookStream, PointInTime, QueryBuilder, QueryClient,
     SpeculativeClient, Target, DEFAULT_COORDINATOR_PORT,
 };
-pub use context::CommandContext;
-pub use contract::{Aggregate, MessageName, RejectionRoute};
-pub use error::AggregateError;
+pub use component::ComponentKind;
+pub use effects::{
+    Command, Effects, Fact, HandlerReactions, PackedCommand, PackedFact, PmOutput, Reaction,
+    Reactions, SagaOutput,
+};
+pub use error::ComponentError;
 pub use event::{Event, HandlerOutput, IntoEvent, IntoEvents, One};
-pub use listen::{ListenAddress, DEFAULT_PORT, DEFAULT_SERVICE_NAME, DEFAULT_UDS_BASE_PATH};
+pub use message::{MessageName, RejectionRoute};
 pub use observe::{init_tracing, init_tracing_with};
+pub use process_manager::{
+    IntoDestinations, PmContext, ProcessManager, ProcessManagerRouter, ProcessManagerService,
+};
+pub use projector::{
+    cloudevents, CloudEvent, Position, Projected, ProjectionContext, Projector, ProjectorOutput,
+    ProjectorRouter, ProjectorService,
+};
 pub use rejection::{
     require_exists, require_non_negative, require_not_empty, require_not_exists, require_positive,
     Rejection, RejectionKind,
 };
-pub use router::CommandRouter;
-pub use server::{
-    run_aggregate_server, AggregateServer, BoundServer, ServeError, COMMAND_HANDLER_SERVICE,
-    DEFAULT_SHUTDOWN_GRACE,
+pub use saga::{Saga, SagaContext, SagaRouter, SagaService};
+pub use serve::{
+    run_aggregate_server, run_process_manager_server, run_projector_server, run_saga_server,
+    run_upcaster_server, shutdown_signal, BoundServer, ListenAddress, ServeError, Server,
+    COMMAND_HANDLER_SERVICE, DEFAULT_PORT, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_UDS_BASE_PATH,
 };
-pub use service::AggregateService;
-pub use topology::{topology, AggregateTopology};
+pub use topology::{topology, ComponentTopology, Topology};
+pub use upcaster::{UpcastOutput, Upcaster, UpcasterRouter, UpcasterService};
 
 /// The Angzarr wire types and gRPC stubs (the `angzarr-proto` crate).
 pub use angzarr_proto as proto;
 
-/// What aggregate code needs, in one import.
+/// What business-logic code needs, in one import.
 pub mod prelude {
-    pub use crate::testing::AggregateTest;
+    pub use crate::testing::{
+        AggregateTest, ProcessManagerTest, ProjectorTest, SagaTest, UpcasterTest,
+    };
     pub use crate::{
-        aggregate, applies, handles, rejected, require_exists, require_non_negative,
-        require_not_empty, require_not_exists, require_positive, CommandContext, CommandRouter,
-        Event, Rejection, RejectionKind,
+        aggregate, applies, handles, prepares, process_manager, projector, rejected,
+        require_exists, require_non_negative, require_not_empty, require_not_exists,
+        require_positive, saga, upcaster, upcasts, CloudEvent, Command, CommandContext,
+        CommandRouter, Event, Fact, PmContext, PmOutput, ProcessManagerRouter, ProjectionContext,
+        ProjectorRouter, Rejection, RejectionKind, SagaContext, SagaOutput, SagaRouter,
+        UpcasterRouter,
     };
 }

@@ -1,20 +1,79 @@
-//! Glue called by the code `#[aggregate]` generates. Not a public API: it may
-//! change in any release.
+//! Glue called by the code the component macros generate. Not a public API:
+//! it may change in any release.
 
-pub use angzarr_proto::{Any, RejectionNotification};
+pub use angzarr_proto::{Any, Cover, RejectionNotification};
 pub use inventory;
+pub use std::borrow::Cow;
 
-pub use crate::contract::{Aggregate, MessageName, RejectionRoute};
-pub use crate::topology::AggregateTopology;
-pub use crate::{AggregateError, CommandContext};
+pub use crate::aggregate::Aggregate;
+pub use crate::effects::kind;
+pub use crate::message::{MessageName, RejectionRoute};
+pub use crate::process_manager::ProcessManager;
+pub use crate::projector::Projector;
+pub use crate::saga::Saga;
+pub use crate::topology::ComponentTopology;
+pub use crate::upcaster::Upcaster;
+pub use crate::{
+    CommandContext, ComponentError, ComponentKind, Effects, PmContext, Projected,
+    ProjectionContext, SagaContext,
+};
 
+use crate::effects::HandlerReactions;
 use crate::event::HandlerOutput;
+use crate::process_manager::IntoDestinations;
+use crate::projector::ProjectorOutput;
+use crate::upcaster::UpcastOutput;
 
-/// Converts what a handler returned into packed events or an error.
+/// Converts what an aggregate handler returned into packed events or an error.
 pub fn into_output<Shape, R: HandlerOutput<Shape>>(
     returned: R,
-) -> Result<Vec<Any>, AggregateError> {
+) -> Result<Vec<Any>, ComponentError> {
     Ok(returned.into_output()?)
+}
+
+/// Converts what a saga handler returned into effects or an error.
+pub fn saga_effects<Shape, R: HandlerReactions<kind::Saga, Shape>>(
+    returned: R,
+) -> Result<Effects, ComponentError> {
+    let mut effects = Effects::new();
+    returned.into_effects(&mut effects)?;
+    Ok(effects)
+}
+
+/// Converts what a process-manager handler returned into effects or an error.
+pub fn pm_effects<Shape, R: HandlerReactions<kind::ProcessManager, Shape>>(
+    returned: R,
+) -> Result<Effects, ComponentError> {
+    let mut effects = Effects::new();
+    returned.into_effects(&mut effects)?;
+    Ok(effects)
+}
+
+/// Converts what a `#[prepares]` method returned into covers or an error.
+pub fn destinations<D: IntoDestinations>(returned: D) -> Result<Vec<Cover>, ComponentError> {
+    Ok(returned.into_destinations()?)
+}
+
+/// Converts what a projector handler returned into its output or an error.
+pub fn projected<Shape, R: ProjectorOutput<Shape>>(
+    returned: R,
+) -> Result<Projected, ComponentError> {
+    let mut projected = Projected::new();
+    returned.into_projected(&mut projected)?;
+    Ok(projected)
+}
+
+/// Converts what an `#[upcasts]` rule returned into the packed event or an error.
+pub fn upcast_output<Shape, R: UpcastOutput<Shape>>(returned: R) -> Result<Any, ComponentError> {
+    Ok(returned.into_upcast()?)
+}
+
+/// Upgrades `event` with `upcaster`'s rules (an aggregate naming its upcaster).
+pub fn upcast_with<'e, U: Upcaster>(
+    upcaster: &U,
+    event: &'e Any,
+) -> Result<Cow<'e, Any>, ComponentError> {
+    crate::upcaster::runtime::upcast_event(upcaster, event)
 }
 
 /// A type usable as a command or event: a prost message with a name.
@@ -33,35 +92,35 @@ pub const fn name_of<T: ProtoMessage>() -> MessageName {
 }
 
 /// Decodes a command already routed to `C`.
-pub fn decode_command<C: ProtoMessage>(command: &Any) -> Result<C, AggregateError> {
-    crate::router::decode_command::<C>(command)
+pub fn decode_command<C: ProtoMessage>(command: &Any) -> Result<C, ComponentError> {
+    crate::decode::decode_command::<C>(command)
 }
 
 /// Decodes an event already matched to `E`.
-pub fn decode_event<E: ProtoMessage>(event: &Any) -> Result<E, AggregateError> {
-    crate::router::decode_event::<E>(event)
+pub fn decode_event<E: ProtoMessage>(event: &Any) -> Result<E, ComponentError> {
+    crate::decode::decode_event::<E>(event)
 }
 
-/// The empty state of an aggregate without a factory.
+/// The empty state of a component without a factory.
 #[diagnostic::on_unimplemented(
-    message = "aggregate state `{Self}` does not implement `Default`",
+    message = "state `{Self}` does not implement `Default`",
     label = "no way to create the empty state",
-    note = "derive or implement `Default` for the state, or name a factory: `#[aggregate(..., state_factory = path::to::fn)]`"
+    note = "derive or implement `Default` for the state, or name a factory: `state_factory = path::to::fn`"
 )]
 pub trait DefaultState: Default {}
 
 impl<T: Default> DefaultState for T {}
 
-/// The state of an aggregate with no history, for states with `Default`.
+/// The state of a component with no history, for states with `Default`.
 pub fn default_state<S: DefaultState>() -> S {
     S::default()
 }
 
 /// A state usable as a snapshot.
 #[diagnostic::on_unimplemented(
-    message = "aggregate state `{Self}` cannot be a snapshot",
+    message = "state `{Self}` cannot be a snapshot",
     label = "`snapshot` needs a protobuf message state",
-    note = "with `#[aggregate(snapshot)]` the state must be a prost message implementing `prost::Name`"
+    note = "with `snapshot` the state must be a prost message implementing `prost::Name`"
 )]
 pub trait SnapshotState: prost::Name + Default + Send + Sync + 'static {}
 
@@ -73,8 +132,8 @@ pub fn pack_state<S: SnapshotState>(state: &S) -> Any {
 }
 
 /// Restores a snapshot's state.
-pub fn restore_state<S: SnapshotState>(packed: &Any) -> Result<S, AggregateError> {
-    crate::router::decode_state::<S>(packed)
+pub fn restore_state<S: SnapshotState>(packed: &Any) -> Result<S, ComponentError> {
+    crate::decode::decode_state::<S>(packed)
 }
 
 /// Renders an event of type `E` for test messages.
@@ -86,9 +145,9 @@ pub fn describe<E: ProtoMessage + std::fmt::Debug>(event: &Any) -> String {
 }
 
 /// The error for a route index outside the generated table (never produced
-/// by the runtime, which only passes routes it looked up).
-pub fn unknown_route(aggregate: &str, route: usize) -> AggregateError {
-    AggregateError::Internal(format!("aggregate {aggregate} has no route {route}"))
+/// by the runtimes, which only pass routes they looked up).
+pub fn unknown_route(component: &str, route: usize) -> ComponentError {
+    ComponentError::Internal(format!("{component} has no route {route}"))
 }
 
 /// Fails compilation if a table names one message twice (e.g. through two
@@ -98,15 +157,52 @@ pub const fn assert_distinct(table: &[MessageName], message: &'static str) {
     while i < table.len() {
         let mut j = i + 1;
         while j < table.len() {
-            if same(table[i].package(), table[j].package())
-                && same(table[i].name(), table[j].name())
-            {
+            if same_name(table[i], table[j]) {
                 panic!("{}", message);
             }
             j += 1;
         }
         i += 1;
     }
+}
+
+/// Fails compilation if upcasting rules (old type, new type) map a type to
+/// itself or chain into a cycle.
+pub const fn assert_upcasts_settle(rules: &[(MessageName, MessageName)]) {
+    let mut start = 0;
+    while start < rules.len() {
+        if same_name(rules[start].0, rules[start].1) {
+            panic!("an #[upcasts] rule maps a type to itself");
+        }
+        // Following the chain from each rule must end within `rules.len()` steps.
+        let mut current = rules[start].1;
+        let mut steps = 0;
+        loop {
+            let mut next = None;
+            let mut k = 0;
+            while k < rules.len() {
+                if same_name(rules[k].0, current) {
+                    next = Some(rules[k].1);
+                }
+                k += 1;
+            }
+            match next {
+                None => break,
+                Some(following) => {
+                    steps += 1;
+                    if steps > rules.len() {
+                        panic!("#[upcasts] rules form a cycle: upgrading never settles");
+                    }
+                    current = following;
+                }
+            }
+        }
+        start += 1;
+    }
+}
+
+const fn same_name(a: MessageName, b: MessageName) -> bool {
+    same(a.package(), b.package()) && same(a.name(), b.name())
 }
 
 const fn same(a: &str, b: &str) -> bool {
@@ -122,4 +218,22 @@ const fn same(a: &str, b: &str) -> bool {
         i += 1;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: MessageName = MessageName::new("p", "A");
+    const B: MessageName = MessageName::new("p", "B");
+    const C: MessageName = MessageName::new("p", "C");
+
+    #[test]
+    fn chains_settle_and_cycles_do_not() {
+        assert_upcasts_settle(&[(A, B), (B, C)]);
+        let cycle = std::panic::catch_unwind(|| assert_upcasts_settle(&[(A, B), (B, A)]));
+        assert!(cycle.is_err());
+        let itself = std::panic::catch_unwind(|| assert_upcasts_settle(&[(A, A)]));
+        assert!(itself.is_err());
+    }
 }

@@ -1,10 +1,42 @@
-//! Fault isolation: a panicking handler fails its own call, not the server.
+//! Fault isolation: a panicking handler fails its own call, not the server;
+//! and every call's outcome logged in its span.
 
 use std::any::Any as PanicPayload;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use tracing::Instrument;
+
+use crate::ComponentError;
+
+/// Runs one gRPC call's work inside `span`: a panic becomes INTERNAL "the
+/// handler panicked: ...", and the outcome is logged (rejections at info,
+/// internal errors at error, other refusals at warn; `subject` names what
+/// was handled, e.g. "command").
+pub(crate) async fn guarded<T>(
+    span: tracing::Span,
+    subject: &'static str,
+    work: impl Future<Output = Result<T, ComponentError>>,
+) -> Result<T, tonic::Status> {
+    let outcome = CatchUnwind::new(work).instrument(span.clone()).await;
+    let _entered = span.enter();
+    let result = outcome.unwrap_or_else(|panic| {
+        Err(ComponentError::Internal(format!(
+            "the handler panicked: {panic}"
+        )))
+    });
+    match &result {
+        Ok(_) => tracing::debug!("{subject} handled"),
+        Err(ComponentError::Rejected(rejection)) => {
+            tracing::info!(code = ?rejection.code(), reason = rejection.message(), "{subject} rejected");
+        }
+        Err(error @ ComponentError::Internal(_)) => tracing::error!(%error, "{subject} failed"),
+        Err(error) => tracing::warn!(code = ?error.code(), %error, "{subject} refused"),
+    }
+    result.map_err(tonic::Status::from)
+}
 
 /// Polls `inner`, turning a panic into `Err(message)`.
 pub(crate) struct CatchUnwind<F> {

@@ -8,7 +8,8 @@ use angzarr_client::proto::{
     RejectionNotification, ReplayRequest, Snapshot,
 };
 use angzarr_client::testing::block_on;
-use angzarr_client::{runtime, Aggregate, AggregateError, CommandRouter};
+use angzarr_client::aggregate::runtime;
+use angzarr_client::{Aggregate, CommandRouter, ComponentError};
 use examples::player::{chips, Player, PlayerView};
 use examples::proto::{
     DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer, WithdrawFunds,
@@ -188,7 +189,7 @@ fn events(response: BusinessResponse) -> EventBook {
 fn handle<A: Aggregate>(
     aggregate: &A,
     request: &ContextualCommand,
-) -> Result<BusinessResponse, AggregateError> {
+) -> Result<BusinessResponse, ComponentError> {
     block_on(runtime::handle_command(aggregate, request))
 }
 
@@ -228,12 +229,12 @@ fn a_request_without_commands_is_invalid() {
     let mut no_pages = request("player", vec![], vec![]);
     assert_eq!(
         handle(&Player, &no_pages).unwrap_err(),
-        AggregateError::NoPages
+        ComponentError::NoPages
     );
     no_pages.command = None;
     assert_eq!(
         handle(&Player, &no_pages).unwrap_err(),
-        AggregateError::NoCommandBook
+        ComponentError::NoCommandBook
     );
 
     let mut empty_page = request(
@@ -377,7 +378,7 @@ fn an_aggregate_without_snapshots_refuses_one() {
     });
     let error = handle(&Counter, &request).unwrap_err();
     assert!(
-        matches!(error, AggregateError::SnapshotUnsupported { .. }),
+        matches!(error, ComponentError::SnapshotUnsupported { .. }),
         "{error}"
     );
     assert_eq!(error.code(), tonic::Code::InvalidArgument);
@@ -738,12 +739,14 @@ fn handlers_can_be_called_directly() {
 fn topology_lists_the_aggregates_of_this_binary() {
     let all = angzarr_client::topology();
     let counter = all
+        .components()
         .iter()
         .find(|a| a.domain == "counter")
         .expect("Counter is registered");
     assert_eq!(counter.name, "Counter");
+    assert_eq!(counter.kind, angzarr_client::ComponentKind::Aggregate);
     let commands: Vec<String> = counter
-        .commands
+        .handles
         .iter()
         .map(|(name, handler)| format!("{name} -> {handler}"))
         .collect();
@@ -755,11 +758,11 @@ fn topology_lists_the_aggregates_of_this_binary() {
             "test.Whisper -> whisper"
         ]
     );
-    assert_eq!(counter.events.len(), 2);
+    assert_eq!(counter.applies.len(), 2);
     assert_eq!(counter.rejections[0].0, "table");
     assert_eq!(counter.rejections[0].1.to_string(), "test.ReserveSeat");
     assert!(all
-        .iter()
+        .of_kind(angzarr_client::ComponentKind::Aggregate)
         .any(|a| a.name == "Player" && a.domain == "player"));
 }
 

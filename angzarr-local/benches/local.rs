@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use angzarr_client::{AggregateServer, ListenAddress};
+use angzarr_client::{Server, ListenAddress};
 use angzarr_local::{LocalCoordinator, LocalCoordinatorBuilder, SqliteStore};
 use angzarr_proto::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::{AnyExt, CommandBook, CommandPage, CommandRequest, Cover};
@@ -102,7 +102,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let bound = AggregateServer::new(Player)
+        let bound = Server::new().aggregate(Player)
             .listen(ListenAddress::Tcp("127.0.0.1:0".parse().expect("address")))
             .shutdown_signal(std::future::pending())
             .bind()

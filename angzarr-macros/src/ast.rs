@@ -1,21 +1,25 @@
-//! The model of an `#[aggregate]` impl block: its arguments, and its
-//! handlers, appliers and compensators with their signatures understood.
+//! The component model: one impl block of any kind, its arguments, and its
+//! marked methods with their signatures understood.
 
 use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, ReturnType, Type};
 
-use crate::attr::{self, AggregateArgs, MarkerKind};
+use crate::attr::{self, Args, Kind, Role};
 use crate::Errors;
 
-pub struct Aggregate {
+pub struct Component {
+    pub kind: Kind,
     /// The impl block as written, minus the marker attributes.
     pub item: ItemImpl,
+    /// The type's name (`Player`).
     pub name: String,
-    pub args: AggregateArgs,
+    pub args: Args,
     pub handlers: Vec<Handler>,
     pub appliers: Vec<Applier>,
     pub compensators: Vec<Compensator>,
+    pub preparers: Vec<Handler>,
+    pub rules: Vec<Handler>,
 }
 
 /// A parameter holding a message, by value or by reference.
@@ -30,7 +34,7 @@ pub enum Extra {
     Context(Span),
 }
 
-/// The shape shared by `#[handles]` and `#[rejected]` methods.
+/// The shape of a marked method that is called with a message.
 pub struct Call {
     pub method: Ident,
     pub receiver: bool,
@@ -40,9 +44,11 @@ pub struct Call {
     pub output: Type,
 }
 
+/// A method marked with a message type: `#[handles(T)]`, `#[prepares(T)]`
+/// or `#[upcasts(T)]`.
 pub struct Handler {
-    /// The type named in `#[handles(T)]`.
-    pub command: Type,
+    /// The type named in the marker.
+    pub message: Type,
     pub call: Call,
 }
 
@@ -59,10 +65,121 @@ pub struct Compensator {
     pub call: Call,
 }
 
-impl Aggregate {
+/// What a kind expects of one role's methods.
+struct Shape {
+    /// What the method is called in messages.
+    role: &'static str,
+    /// What its first parameter is.
+    first: &'static str,
+    /// Whether it may take `&State`.
+    state: bool,
+    /// The context type it may take, by name.
+    context: Option<&'static str>,
+    /// Whether it may be `async`.
+    asynchronous: bool,
+}
+
+const CONTEXTS: &[&str] = &[
+    "CommandContext",
+    "SagaContext",
+    "PmContext",
+    "ProjectionContext",
+];
+
+impl Kind {
+    fn context(self) -> Option<&'static str> {
+        match self {
+            Kind::Aggregate => Some("CommandContext"),
+            Kind::Saga => Some("SagaContext"),
+            Kind::ProcessManager => Some("PmContext"),
+            Kind::Projector => Some("ProjectionContext"),
+            Kind::Upcaster => None,
+        }
+    }
+
+    /// The shape of `role`'s methods in this kind, or why the role has no
+    /// place in it.
+    fn shape(self, role: Role) -> Result<Shape, String> {
+        let handler = |role, first, state| Shape {
+            role,
+            first,
+            state,
+            context: self.context(),
+            asynchronous: true,
+        };
+        match (self, role) {
+            (Kind::Aggregate, Role::Handles) => Ok(handler("handler", "the command", true)),
+            (Kind::Saga, Role::Handles) => Ok(handler("saga handler", "the event", false)),
+            (Kind::ProcessManager, Role::Handles) => {
+                Ok(handler("process-manager handler", "the event", true))
+            }
+            (Kind::Projector, Role::Handles) => Ok(handler("projector handler", "the event", false)),
+            (Kind::Aggregate, Role::Rejected) => Ok(handler(
+                "compensation handler",
+                "the `RejectionNotification`",
+                true,
+            )),
+            (Kind::ProcessManager, Role::Rejected) => Ok(handler(
+                "rejection handler",
+                "the `RejectionNotification`",
+                true,
+            )),
+            (Kind::ProcessManager, Role::Prepares) => Ok(Shape {
+                role: "`#[prepares]` method",
+                first: "the event",
+                state: true,
+                context: None,
+                asynchronous: false,
+            }),
+            (Kind::Upcaster, Role::Upcasts) => Ok(Shape {
+                role: "upcasting rule",
+                first: "the old event",
+                state: false,
+                context: None,
+                asynchronous: false,
+            }),
+            (Kind::Aggregate | Kind::ProcessManager, Role::Applies) => {
+                unreachable!("appliers have a shape of their own")
+            }
+            (Kind::Saga, Role::Applies) => Err(
+                "`#[applies]` has no place in a saga: a saga keeps no state and reacts to each event on its own"
+                    .into(),
+            ),
+            (Kind::Saga, Role::Rejected) => Err(
+                "`#[rejected]` has no place in a saga: a saga's rejected commands go back to the source \
+                 aggregate, whose `#[rejected]` handlers compensate"
+                    .into(),
+            ),
+            (Kind::Projector, Role::Applies) => Err(
+                "`#[applies]` has no place in a projector: its state is the read model it writes".into(),
+            ),
+            (Kind::Projector, Role::Rejected) => Err(
+                "`#[rejected]` has no place in a projector: a projector sends no commands".into(),
+            ),
+            (Kind::Aggregate | Kind::Saga | Kind::Projector, Role::Prepares) => Err(format!(
+                "`#[prepares]` has no place in {}: only process managers prepare destinations",
+                self.noun()
+            )),
+            (Kind::Aggregate, Role::Upcasts) => Err(
+                "`#[upcasts]` belongs in an `#[upcaster]`; name it with `#[aggregate(upcaster = ...)]`"
+                    .into(),
+            ),
+            (Kind::Saga | Kind::ProcessManager | Kind::Projector, Role::Upcasts) => Err(format!(
+                "`#[upcasts]` has no place in {}: upcasting rules belong in an `#[upcaster]`",
+                self.noun()
+            )),
+            (Kind::Upcaster, _) => Err(format!(
+                "`#[{}]` has no place in an upcaster: its methods are `#[upcasts(OldEvent)]` rules",
+                role.name()
+            )),
+        }
+    }
+}
+
+impl Component {
     /// Builds the model, stripping marker attributes from `item`. Problems are
     /// pushed to `errors`; the model holds whatever parsed.
-    pub fn from_impl(mut item: ItemImpl, args: AggregateArgs, errors: &mut Errors) -> Self {
+    pub fn from_impl(kind: Kind, mut item: ItemImpl, args: Args, errors: &mut Errors) -> Self {
         let name = match &*item.self_ty {
             Type::Path(path) => path
                 .path
@@ -71,9 +188,17 @@ impl Aggregate {
                 .map_or_else(String::new, |segment| segment.ident.to_string()),
             other => quote::ToTokens::to_token_stream(other).to_string(),
         };
-        let mut handlers = Vec::new();
-        let mut appliers = Vec::new();
-        let mut compensators = Vec::new();
+        let mut component = Component {
+            kind,
+            item: item.clone(),
+            name,
+            args,
+            handlers: Vec::new(),
+            appliers: Vec::new(),
+            compensators: Vec::new(),
+            preparers: Vec::new(),
+            rules: Vec::new(),
+        };
 
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else {
@@ -82,88 +207,111 @@ impl Aggregate {
             let markers: Vec<_> = method
                 .attrs
                 .iter()
-                .filter_map(|attr| MarkerKind::of(attr).map(|kind| (kind, attr.clone())))
+                .filter_map(|attr| Role::of(attr).map(|role| (role, attr.clone())))
                 .collect();
-            method.attrs.retain(|attr| MarkerKind::of(attr).is_none());
+            method.attrs.retain(|attr| Role::of(attr).is_none());
             if markers.len() > 1 {
-                for (kind, attr) in &markers[1..] {
+                for (role, attr) in &markers[1..] {
                     errors.push(syn::Error::new_spanned(
                         attr,
                         format!(
                             "`#[{}]` on a method that already has `#[{}]`; a method plays one role",
-                            kind.name(),
+                            role.name(),
                             markers[0].0.name()
                         ),
                     ));
                 }
             }
-            let Some((kind, attr)) = markers.into_iter().next() else {
+            let Some((role, attr)) = markers.into_iter().next() else {
                 continue;
             };
-            match kind {
-                MarkerKind::Handles => {
-                    let command = attr::message_type(&attr, kind);
-                    let call = parse_call(method, "handler", "the command", errors);
-                    match (command, call) {
-                        (Ok(command), Some(call)) => handlers.push(Handler { command, call }),
-                        (Err(error), _) => errors.push(error),
-                        _ => {}
-                    }
-                }
-                MarkerKind::Applies => {
-                    let event = attr::message_type(&attr, kind);
-                    let parsed = parse_applier(method, errors);
-                    match (event, parsed) {
-                        (Ok(event), Some(param)) => appliers.push(Applier {
-                            event,
-                            method: method.sig.ident.clone(),
-                            param,
-                        }),
-                        (Err(error), _) => errors.push(error),
-                        _ => {}
-                    }
-                }
-                MarkerKind::Rejected => {
-                    let args = attr::rejected_args(&attr);
-                    let call = parse_call(
-                        method,
-                        "compensation handler",
-                        "the `RejectionNotification`",
-                        errors,
-                    );
-                    match (args, call) {
-                        (Ok(args), Some(call)) => compensators.push(Compensator {
-                            domain: args.domain,
-                            command: args.command,
-                            call,
-                        }),
-                        (Err(error), _) => errors.push(error),
-                        _ => {}
-                    }
-                }
-            }
+            component.add(role, &attr, method, errors);
         }
+        component.item = item;
+        component
+    }
 
-        Aggregate {
-            item,
-            name,
-            args,
-            handlers,
-            appliers,
-            compensators,
+    fn add(&mut self, role: Role, attr: &syn::Attribute, method: &ImplItemFn, errors: &mut Errors) {
+        if role == Role::Applies {
+            if !matches!(self.kind, Kind::Aggregate | Kind::ProcessManager) {
+                let reason = self
+                    .kind
+                    .shape(role)
+                    .err()
+                    .unwrap_or_else(|| "`#[applies]` has no place here".to_owned());
+                errors.push(syn::Error::new_spanned(attr, reason));
+                return;
+            }
+            let event = attr::message_type(attr, role);
+            let parsed = parse_applier(method, errors);
+            match (event, parsed) {
+                (Ok(event), Some(param)) => self.appliers.push(Applier {
+                    event,
+                    method: method.sig.ident.clone(),
+                    param,
+                }),
+                (Err(error), _) => errors.push(error),
+                _ => {}
+            }
+            return;
+        }
+        let shape = match self.kind.shape(role) {
+            Ok(shape) => shape,
+            Err(reason) => {
+                errors.push(syn::Error::new_spanned(attr, reason));
+                return;
+            }
+        };
+        if role == Role::Rejected {
+            let args = attr::rejected_args(attr);
+            let call = parse_call(method, &shape, errors);
+            match (args, call) {
+                (Ok(args), Some(call)) => self.compensators.push(Compensator {
+                    domain: args.domain,
+                    command: args.command,
+                    call,
+                }),
+                (Err(error), _) => errors.push(error),
+                _ => {}
+            }
+            return;
+        }
+        let message = attr::message_type(attr, role);
+        let call = parse_call(method, &shape, errors);
+        let handler = match (message, call) {
+            (Ok(message), Some(call)) => Handler { message, call },
+            (Err(error), _) => {
+                errors.push(error);
+                return;
+            }
+            _ => return,
+        };
+        match role {
+            Role::Handles => self.handlers.push(handler),
+            Role::Prepares => self.preparers.push(handler),
+            Role::Upcasts => self.rules.push(handler),
+            Role::Applies | Role::Rejected => {}
         }
     }
 }
 
-/// Understands a `#[handles]` or `#[rejected]` signature:
-/// `[async] fn name([&self,] message: T, [state: &State,] [ctx: &CommandContext]) -> Output`.
-fn parse_call(method: &ImplItemFn, role: &str, first: &str, errors: &mut Errors) -> Option<Call> {
+/// Understands a marked method called with a message:
+/// `[async] fn name([&self,] message: T, [state: &State,] [ctx: &Context]) -> Output`.
+fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option<Call> {
     let sig = &method.sig;
+    let role = shape.role;
+    let first = shape.first;
     let before = errors.len();
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
             format!("a {role} cannot be generic: the message type decides which method runs"),
+        ));
+    }
+    if let (Some(asyncness), false) = (sig.asyncness, shape.asynchronous) {
+        errors.push(syn::Error::new(
+            asyncness.span(),
+            format!("a {role} cannot be `async`: it runs while history is read"),
         ));
     }
     let mut receiver = false;
@@ -175,7 +323,7 @@ fn parse_call(method: &ImplItemFn, role: &str, first: &str, errors: &mut Errors)
                     errors.push(syn::Error::new_spanned(
                         recv,
                         format!(
-                            "a {role} takes `&self`: one aggregate value serves concurrent commands, \
+                            "a {role} takes `&self`: one value serves concurrent calls, \
                              and state lives in the state type"
                         ),
                     ));
@@ -198,18 +346,37 @@ fn parse_call(method: &ImplItemFn, role: &str, first: &str, errors: &mut Errors)
     let message = message_param(&message.ty);
     let mut extras = Vec::new();
     let (mut seen_state, mut seen_context) = (None::<Span>, None::<Span>);
+    let allowed = match (shape.state, shape.context) {
+        (true, Some(context)) => format!("`&State` and `&{context}`, each at most once"),
+        (true, None) => "`&State`, at most once".to_owned(),
+        (false, Some(context)) => format!("`&{context}`, at most once"),
+        (false, None) => "nothing".to_owned(),
+    };
     for param in rest {
         match classify_extra(&param.ty) {
             Some(Extra::Context(span)) => {
-                if seen_context.replace(span).is_some() {
-                    errors.push(syn::Error::new_spanned(
+                let named = context_name(&param.ty).unwrap_or_default();
+                match shape.context {
+                    Some(expected) if expected == named => {
+                        if seen_context.replace(span).is_some() {
+                            errors.push(syn::Error::new_spanned(
+                                &param.ty,
+                                format!("the `&{expected}` parameter appears twice"),
+                            ));
+                        }
+                        extras.push(Extra::Context(span));
+                    }
+                    Some(expected) => errors.push(syn::Error::new_spanned(
                         &param.ty,
-                        "the `&CommandContext` parameter appears twice",
-                    ));
+                        format!("a {role}'s context is `&{expected}`, not `&{named}`"),
+                    )),
+                    None => errors.push(syn::Error::new_spanned(
+                        &param.ty,
+                        format!("a {role} takes no context; after {first} it takes {allowed}"),
+                    )),
                 }
-                extras.push(Extra::Context(span));
             }
-            Some(Extra::State(ty)) => {
+            Some(Extra::State(ty)) if shape.state => {
                 if seen_state.replace(ty.span()).is_some() {
                     errors.push(syn::Error::new_spanned(
                         &param.ty,
@@ -218,23 +385,22 @@ fn parse_call(method: &ImplItemFn, role: &str, first: &str, errors: &mut Errors)
                 }
                 extras.push(Extra::State(ty));
             }
-            None => errors.push(syn::Error::new_spanned(
+            Some(Extra::State(_)) | None => errors.push(syn::Error::new_spanned(
                 &param.ty,
-                format!(
-                    "a {role}'s parameters after {first} are `&State` and `&CommandContext`, each at most once"
-                ),
+                format!("a {role}'s parameters after {first} are {allowed}"),
             )),
         }
     }
     let output = match &sig.output {
         ReturnType::Type(_, ty) => (**ty).clone(),
+        ReturnType::Default if role == "projector handler" => syn::parse_quote!(()),
         ReturnType::Default => {
             errors.push(syn::Error::new(
                 sig.ident.span(),
                 format!(
-                    "`{}` returns nothing; a {role} returns its events: one event, several \
-                     (a tuple or `Vec`), or a `Result` of these with a `Rejection`",
-                    sig.ident
+                    "`{}` returns nothing; a {role} returns {}",
+                    sig.ident,
+                    returns(role)
                 ),
             ));
             return None;
@@ -248,6 +414,22 @@ fn parse_call(method: &ImplItemFn, role: &str, first: &str, errors: &mut Errors)
         extras,
         output,
     })
+}
+
+/// What a role's methods return, for the error when one returns nothing.
+fn returns(role: &str) -> &'static str {
+    match role {
+        "handler" | "compensation handler" => {
+            "its events: one event, several (a tuple or `Vec`), or a `Result` of these with a `Rejection`"
+        }
+        "process-manager handler" | "rejection handler" => {
+            "what it decided: its own events, `Command`s and `Fact`s (one, a tuple, `Vec` or `Option`, or a `PmOutput`), `()`, or a `Result` of these"
+        }
+        "saga handler" => "the commands and facts it sends: a `Command`, a `Fact`, a tuple, `Vec` or `Option` of them, `()`, or a `Result` of these",
+        "`#[prepares]` method" => "the destinations: a `Cover`, or a `Vec` or `Option` of covers",
+        "upcasting rule" => "the upgraded event",
+        _ => "its output",
+    }
 }
 
 /// Understands `fn name(state: &mut State, event: &E)` (or `event: E`).
@@ -331,8 +513,25 @@ fn message_param(ty: &Type) -> MessageParam {
     }
 }
 
-/// `&CommandContext` (any path ending so) is the context; any other shared
-/// reference is the state, whose type the compiler then checks.
+/// The context type a reference names (`&SagaContext` -> `SagaContext`), if
+/// it is one of the SDK's contexts.
+fn context_name(ty: &Type) -> Option<String> {
+    let Type::Reference(reference) = ty else {
+        return None;
+    };
+    match &*reference.elem {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .map(|segment| segment.ident.to_string())
+            .filter(|name| CONTEXTS.contains(&name.as_str())),
+        _ => None,
+    }
+}
+
+/// A context (any path ending in one of the SDK's context names) or, for any
+/// other shared reference, the state, whose type the compiler then checks.
 fn classify_extra(ty: &Type) -> Option<Extra> {
     let Type::Reference(reference) = ty else {
         return None;
@@ -340,12 +539,7 @@ fn classify_extra(ty: &Type) -> Option<Extra> {
     if reference.mutability.is_some() {
         return None;
     }
-    let is_context = matches!(
-        &*reference.elem,
-        Type::Path(path) if path.qself.is_none()
-            && path.path.segments.last().is_some_and(|segment| segment.ident == "CommandContext")
-    );
-    Some(if is_context {
+    Some(if context_name(ty).is_some() {
         Extra::Context(ty.span())
     } else {
         Extra::State(reference.elem.clone())

@@ -1,63 +1,167 @@
-//! Parsing the arguments of `#[aggregate(...)]`, `#[handles(...)]`,
-//! `#[applies(...)]` and `#[rejected(...)]`.
+//! Parsing attribute arguments: the component attributes (`#[aggregate(...)]`,
+//! `#[saga(...)]`, ...) and the method markers (`#[handles(...)]`, ...).
 
 use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::spanned::Spanned;
-use syn::{Attribute, LitStr, Path, Type};
+use syn::{Attribute, Expr, LitStr, Path, Token, Type};
 
 use crate::Errors;
 
-/// The keys `#[aggregate]` accepts, for error messages.
-pub const AGGREGATE_KEYS: &str = "`domain`, `state`, `state_factory`, `snapshot`, `crate`";
+/// The five kinds of component.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Kind {
+    Aggregate,
+    Saga,
+    ProcessManager,
+    Projector,
+    Upcaster,
+}
 
-/// The arguments of `#[aggregate(...)]`.
+impl Kind {
+    /// The attribute's name.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Kind::Aggregate => "aggregate",
+            Kind::Saga => "saga",
+            Kind::ProcessManager => "process_manager",
+            Kind::Projector => "projector",
+            Kind::Upcaster => "upcaster",
+        }
+    }
+
+    /// The kind in words.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Aggregate => "an aggregate",
+            Kind::Saga => "a saga",
+            Kind::ProcessManager => "a process manager",
+            Kind::Projector => "a projector",
+            Kind::Upcaster => "an upcaster",
+        }
+    }
+
+    /// The component attribute a path names, if any.
+    pub fn of_path(path: &Path) -> Option<Self> {
+        let last = path.segments.last()?;
+        match last.ident.to_string().as_str() {
+            "aggregate" => Some(Kind::Aggregate),
+            "saga" => Some(Kind::Saga),
+            "process_manager" => Some(Kind::ProcessManager),
+            "projector" => Some(Kind::Projector),
+            "upcaster" => Some(Kind::Upcaster),
+            _ => None,
+        }
+    }
+
+    /// The arguments it accepts, in the order the error message lists them.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Kind::Aggregate => &[
+                "domain",
+                "state",
+                "state_factory",
+                "snapshot",
+                "upcaster",
+                "crate",
+            ],
+            Kind::Saga => &["name", "source", "target", "targets", "crate"],
+            Kind::ProcessManager => &[
+                "name",
+                "sources",
+                "targets",
+                "state",
+                "state_factory",
+                "snapshot",
+                "crate",
+            ],
+            Kind::Projector => &["name", "domains", "crate"],
+            Kind::Upcaster => &["domain", "crate"],
+        }
+    }
+
+    /// An example of the attribute, for error messages.
+    pub fn example(self) -> &'static str {
+        match self {
+            Kind::Aggregate => "#[aggregate(domain = \"player\", state = PlayerState)]",
+            Kind::Saga => "#[saga(name = \"saga-table-player\", source = \"table\", target = \"player\")]",
+            Kind::ProcessManager => {
+                "#[process_manager(name = \"buy-in\", sources = [\"player\", \"table\"], targets = [\"player\", \"table\"], state = BuyInState)]"
+            }
+            Kind::Projector => {
+                "#[projector(name = \"table-seating\", domains = [\"table\", \"player\"])]"
+            }
+            Kind::Upcaster => "#[upcaster(domain = \"player\")]",
+        }
+    }
+}
+
+/// A bracketed list of domain names: `["player", "table"]`.
+pub struct DomainList {
+    pub span: Span,
+    pub items: Vec<LitStr>,
+}
+
+/// The arguments of a component attribute; which may appear depends on the kind.
 #[derive(Default)]
-pub struct AggregateArgs {
+pub struct Args {
     pub domain: Option<LitStr>,
+    pub name: Option<LitStr>,
+    pub source: Option<LitStr>,
+    pub target: Option<LitStr>,
+    pub targets: Option<DomainList>,
+    pub sources: Option<DomainList>,
+    pub domains: Option<DomainList>,
     pub state: Option<Type>,
     pub state_factory: Option<Path>,
     pub snapshot: Option<Span>,
+    pub upcaster: Option<Expr>,
     pub krate: Option<Path>,
 }
 
-/// Parses `#[aggregate(...)]` arguments, collecting every problem.
-pub fn aggregate_args(tokens: TokenStream, errors: &mut Errors) -> AggregateArgs {
-    let mut args = AggregateArgs::default();
+/// Parses a component attribute's arguments, collecting every problem.
+pub fn component_args(kind: Kind, tokens: TokenStream, errors: &mut Errors) -> Args {
+    let mut args = Args::default();
     let parser = syn::meta::parser(|meta| {
         let key = meta.path.clone();
-        let duplicate = |what: &str| syn::Error::new(key.span(), format!("duplicate `{what}`"));
-        if key.is_ident("domain") {
-            let value: LitStr = meta.value()?.parse()?;
-            if args.domain.replace(value).is_some() {
-                return Err(duplicate("domain"));
-            }
-        } else if key.is_ident("state") {
-            let value: Type = meta.value()?.parse()?;
-            if args.state.replace(value).is_some() {
-                return Err(duplicate("state"));
-            }
-        } else if key.is_ident("state_factory") {
-            let value: Path = meta.value()?.parse()?;
-            if args.state_factory.replace(value).is_some() {
-                return Err(duplicate("state_factory"));
-            }
-        } else if key.is_ident("snapshot") {
-            if args.snapshot.replace(key.span()).is_some() {
-                return Err(duplicate("snapshot"));
-            }
-        } else if key.is_ident("crate") {
-            let value: Path = meta.value()?.parse()?;
-            if args.krate.replace(value).is_some() {
-                return Err(duplicate("crate"));
-            }
-        } else {
-            let name = quote::ToTokens::to_token_stream(&key)
-                .to_string()
-                .replace(' ', "");
+        let name = quote::ToTokens::to_token_stream(&key)
+            .to_string()
+            .replace(' ', "");
+        if !kind.keys().contains(&name.as_str()) {
+            let expected = kind
+                .keys()
+                .iter()
+                .map(|key| format!("`{key}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(meta.error(format!(
-                "unknown `#[aggregate]` argument `{name}`; expected one of {AGGREGATE_KEYS}"
+                "unknown `#[{}]` argument `{name}`; expected one of {expected}",
+                kind.attribute()
             )));
+        }
+        let duplicate = || syn::Error::new(key.span(), format!("duplicate `{name}`"));
+        macro_rules! set {
+            ($field:ident, $value:expr) => {{
+                let value = $value;
+                if args.$field.replace(value).is_some() {
+                    return Err(duplicate());
+                }
+            }};
+        }
+        match name.as_str() {
+            "domain" => set!(domain, meta.value()?.parse::<LitStr>()?),
+            "name" => set!(name, meta.value()?.parse::<LitStr>()?),
+            "source" => set!(source, meta.value()?.parse::<LitStr>()?),
+            "target" => set!(target, meta.value()?.parse::<LitStr>()?),
+            "targets" => set!(targets, domain_list(&meta)?),
+            "sources" => set!(sources, domain_list(&meta)?),
+            "domains" => set!(domains, domain_list(&meta)?),
+            "state" => set!(state, meta.value()?.parse::<Type>()?),
+            "state_factory" => set!(state_factory, meta.value()?.parse::<Path>()?),
+            "snapshot" => set!(snapshot, key.span()),
+            "upcaster" => set!(upcaster, meta.value()?.parse::<Expr>()?),
+            "crate" => set!(krate, meta.value()?.parse::<Path>()?),
+            _ => return Err(meta.error(format!("unknown argument `{name}`"))),
         }
         Ok(())
     });
@@ -67,46 +171,70 @@ pub fn aggregate_args(tokens: TokenStream, errors: &mut Errors) -> AggregateArgs
     args
 }
 
+fn domain_list(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<DomainList> {
+    let value = meta.value()?;
+    let content;
+    let bracket = syn::bracketed!(content in value);
+    let items = content.parse_terminated(|input| input.parse::<LitStr>(), Token![,])?;
+    Ok(DomainList {
+        span: bracket.span.join(),
+        items: items.into_iter().collect(),
+    })
+}
+
 /// The kind of marker attribute on a method.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum MarkerKind {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
     Handles,
     Applies,
     Rejected,
+    Prepares,
+    Upcasts,
 }
 
-impl MarkerKind {
+impl Role {
     pub fn of(attr: &Attribute) -> Option<Self> {
         let last = attr.path().segments.last()?;
         match last.ident.to_string().as_str() {
-            "handles" => Some(MarkerKind::Handles),
-            "applies" => Some(MarkerKind::Applies),
-            "rejected" => Some(MarkerKind::Rejected),
+            "handles" => Some(Role::Handles),
+            "applies" => Some(Role::Applies),
+            "rejected" => Some(Role::Rejected),
+            "prepares" => Some(Role::Prepares),
+            "upcasts" => Some(Role::Upcasts),
             _ => None,
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            MarkerKind::Handles => "handles",
-            MarkerKind::Applies => "applies",
-            MarkerKind::Rejected => "rejected",
+            Role::Handles => "handles",
+            Role::Applies => "applies",
+            Role::Rejected => "rejected",
+            Role::Prepares => "prepares",
+            Role::Upcasts => "upcasts",
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            Role::Handles => "#[handles(RegisterPlayer)]",
+            Role::Applies => "#[applies(PlayerRegistered)]",
+            Role::Prepares => "#[prepares(BuyInRequested)]",
+            Role::Upcasts => "#[upcasts(PlayerRegisteredV1)]",
+            Role::Rejected => "#[rejected(domain = \"table\", command = SeatPlayer)]",
         }
     }
 }
 
-/// The message type named by `#[handles(T)]` or `#[applies(T)]`.
-pub fn message_type(attr: &Attribute, kind: MarkerKind) -> syn::Result<Type> {
-    let example = match kind {
-        MarkerKind::Handles => "#[handles(RegisterPlayer)]",
-        _ => "#[applies(PlayerRegistered)]",
-    };
+/// The message type named by a marker that takes one: `#[handles(T)]`.
+pub fn message_type(attr: &Attribute, role: Role) -> syn::Result<Type> {
+    let example = role.example();
     let missing = || {
         syn::Error::new_spanned(
             attr,
             format!(
                 "`#[{}]` needs the message type, e.g. `{example}`",
-                kind.name()
+                role.name()
             ),
         )
     };
@@ -121,7 +249,7 @@ pub fn message_type(attr: &Attribute, kind: MarkerKind) -> syn::Result<Type> {
             error.span(),
             format!(
                 "`#[{}]` takes exactly one message type, e.g. `{example}`",
-                kind.name()
+                role.name()
             ),
         )
     })

@@ -1,246 +1,103 @@
-//! Code generation: small glue calling `angzarr_client::__private`.
+//! Code generation: small glue calling `angzarr_client::__private`. The
+//! pieces every kind shares (message tables, handler calls, state, topology)
+//! are built once; each kind only assembles its trait impl from them.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::Path;
+use syn::{LitStr, Path, Type};
 
-use crate::ast::{Aggregate, Call, Extra};
+use crate::ast::{Call, Component, Extra, Handler};
+use crate::attr::{DomainList, Kind};
 
-pub fn aggregate(model: &Aggregate) -> TokenStream {
+/// What every piece of generated code needs to know.
+struct Ctx<'a> {
+    model: &'a Component,
+    private: TokenStream,
+    self_ty: &'a Type,
+    name: &'a str,
+}
+
+pub fn component(model: &Component) -> TokenStream {
     let krate: Path = model
         .args
         .krate
         .clone()
         .unwrap_or_else(|| syn::parse_quote!(::angzarr_client));
-    let private = quote!(#krate::__private);
-    let item = &model.item;
-    let self_ty = &model.item.self_ty;
-    let name = &model.name;
-    let domain = model
-        .args
-        .domain
-        .as_ref()
-        .map(syn::LitStr::value)
-        .unwrap_or_default();
-    let state = model
-        .args
-        .state
-        .as_ref()
-        .expect("validation guarantees a state type");
-
-    let new_state = match &model.args.state_factory {
-        Some(factory) => quote_spanned!(factory.span()=> #factory()),
-        None => quote_spanned!(state.span()=> #private::default_state::<#state>()),
+    let ctx = Ctx {
+        model,
+        private: quote!(#krate::__private),
+        self_ty: &model.item.self_ty,
+        name: &model.name,
     };
-
-    let command_types: Vec<_> = model.handlers.iter().map(|h| &h.command).collect();
-    let event_types: Vec<_> = model.appliers.iter().map(|a| &a.event).collect();
-    let rejected_types: Vec<_> = model.compensators.iter().map(|c| &c.command).collect();
-    let rejected_domains: Vec<_> = model
-        .compensators
-        .iter()
-        .map(|c| c.domain.value())
-        .collect();
-    let name_of = |ty: &syn::Type| quote_spanned!(ty.span()=> #private::name_of::<#ty>());
-    let command_names: Vec<_> = command_types.iter().map(|ty| name_of(ty)).collect();
-    let event_names: Vec<_> = event_types.iter().map(|ty| name_of(ty)).collect();
-    let rejected_names: Vec<_> = rejected_types.iter().map(|ty| name_of(ty)).collect();
-
-    let handle_arms = model.handlers.iter().enumerate().map(|(route, handler)| {
-        let command = &handler.command;
-        let decode =
-            quote_spanned!(command.span()=> #private::decode_command::<#command>(command)?);
-        let call = invoke(&handler.call, &private);
-        quote! {
-            #route => {
-                let message = #decode;
-                #call
-            }
-        }
-    });
-    let compensate_arms = model
-        .compensators
-        .iter()
-        .enumerate()
-        .map(|(route, compensator)| {
-            let call = invoke(&compensator.call, &private);
-            quote! {
-                #route => {
-                    let message = notification;
-                    #call
-                }
-            }
-        });
-    let apply_arms = model.appliers.iter().enumerate().map(|(index, applier)| {
-        let event_ty = &applier.event;
-        let method = &applier.method;
-        let decode = quote_spanned!(event_ty.span()=> #private::decode_event::<#event_ty>(event)?);
-        let arg = if applier.param.by_ref {
-            let ty = &applier.param.ty;
-            quote_spanned!(ty.span()=> &decoded)
-        } else {
-            let ty = &applier.param.ty;
-            quote_spanned!(ty.span()=> decoded)
-        };
-        quote! {
-            ::core::option::Option::Some(#index) => {
-                let decoded = #decode;
-                <#self_ty>::#method(state, #arg);
-                ::core::result::Result::Ok(true)
-            }
-        }
-    });
-    let describe_arms = event_types.iter().enumerate().map(|(index, ty)| {
-        quote! {
-            ::core::option::Option::Some(#index) => ::core::option::Option::Some(#private::describe::<#ty>(event)),
-        }
-    });
-
-    let snapshot = model.args.snapshot.map(|span| {
-        quote_spanned! {span=>
-            fn snapshot(&self, state: &Self::State) -> ::core::option::Option<#private::Any> {
-                ::core::option::Option::Some(#private::pack_state::<#state>(state))
-            }
-
-            fn restore(
-                &self,
-                snapshot: &#private::Any,
-            ) -> ::core::option::Option<::core::result::Result<Self::State, #private::AggregateError>> {
-                ::core::option::Option::Some(#private::restore_state::<#state>(snapshot))
-            }
-        }
-    });
-
-    let command_topology = model.handlers.iter().map(|handler| {
-        let ty = &handler.command;
-        let method = handler.call.method.to_string();
-        quote!((#private::name_of::<#ty>(), #method))
-    });
-    let event_topology = model.appliers.iter().map(|applier| {
-        let ty = &applier.event;
-        let method = applier.method.to_string();
-        quote!((#private::name_of::<#ty>(), #method))
-    });
-    let rejection_topology = model.compensators.iter().map(|compensator| {
-        let ty = &compensator.command;
-        let domain = compensator.domain.value();
-        let method = compensator.call.method.to_string();
-        quote!((#domain, #private::name_of::<#ty>(), #method))
-    });
-
+    let item = &model.item;
+    let body = match model.kind {
+        Kind::Aggregate => aggregate(&ctx),
+        Kind::Saga => saga(&ctx),
+        Kind::ProcessManager => process_manager(&ctx),
+        Kind::Projector => projector(&ctx),
+        Kind::Upcaster => upcaster(&ctx),
+    };
+    let topology = topology(&ctx);
     quote! {
         #item
 
         const _: () = {
-            const COMMANDS: &[#private::MessageName] = &[#(#command_names),*];
-            const EVENTS: &[#private::MessageName] = &[#(#event_names),*];
-            const REJECTIONS: &[#private::RejectionRoute] = &[
-                #(#private::RejectionRoute { domain: #rejected_domains, command: #rejected_names }),*
-            ];
-            const _: () = #private::assert_distinct(COMMANDS, "a command type has two #[handles] methods");
-            const _: () = #private::assert_distinct(EVENTS, "an event type has two #[applies] methods");
-
-            impl #private::Aggregate for #self_ty {
-                type State = #state;
-
-                fn name(&self) -> &str {
-                    #name
-                }
-
-                fn domain(&self) -> &str {
-                    #domain
-                }
-
-                fn new_state(&self) -> Self::State {
-                    #new_state
-                }
-
-                fn commands(&self) -> &[#private::MessageName] {
-                    COMMANDS
-                }
-
-                fn events(&self) -> &[#private::MessageName] {
-                    EVENTS
-                }
-
-                fn apply(
-                    &self,
-                    state: &mut Self::State,
-                    event: &#private::Any,
-                ) -> ::core::result::Result<bool, #private::AggregateError> {
-                    match #private::MessageName::find(EVENTS, &event.type_url) {
-                        #(#apply_arms)*
-                        _ => ::core::result::Result::Ok(false),
-                    }
-                }
-
-                #[allow(unused_variables)]
-                fn handle<'a>(
-                    &'a self,
-                    route: usize,
-                    command: &'a #private::Any,
-                    state: &'a Self::State,
-                    context: #private::CommandContext<'a>,
-                ) -> impl ::core::future::Future<
-                    Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::AggregateError>,
-                > + ::core::marker::Send + 'a {
-                    async move {
-                        match route {
-                            #(#handle_arms)*
-                            _ => ::core::result::Result::Err(#private::unknown_route(#name, route)),
-                        }
-                    }
-                }
-
-                fn rejections(&self) -> &[#private::RejectionRoute] {
-                    REJECTIONS
-                }
-
-                #[allow(unused_variables)]
-                fn compensate<'a>(
-                    &'a self,
-                    route: usize,
-                    notification: &'a #private::RejectionNotification,
-                    state: &'a Self::State,
-                    context: #private::CommandContext<'a>,
-                ) -> impl ::core::future::Future<
-                    Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::AggregateError>,
-                > + ::core::marker::Send + 'a {
-                    async move {
-                        match route {
-                            #(#compensate_arms)*
-                            _ => ::core::result::Result::Err(#private::unknown_route(#name, route)),
-                        }
-                    }
-                }
-
-                #snapshot
-
-                fn describe_event(&self, event: &#private::Any) -> ::core::option::Option<::std::string::String> {
-                    match #private::MessageName::find(EVENTS, &event.type_url) {
-                        #(#describe_arms)*
-                        _ => ::core::option::Option::None,
-                    }
-                }
-            }
+            #body
         };
 
-        #private::inventory::submit! {
-            #private::AggregateTopology {
-                name: #name,
-                domain: #domain,
-                commands: &[#(#command_topology),*],
-                events: &[#(#event_topology),*],
-                rejections: &[#(#rejection_topology),*],
-            }
-        }
+        #topology
     }
 }
 
-/// The call of a handler with its arguments in the order written, and the
-/// conversion of what it returns.
-fn invoke(call: &Call, private: &TokenStream) -> TokenStream {
+// ---- shared pieces ----
+
+fn name_of(ctx: &Ctx<'_>, ty: &Type) -> TokenStream {
+    let private = &ctx.private;
+    quote_spanned!(ty.span()=> #private::name_of::<#ty>())
+}
+
+/// `const NAME: &[MessageName] = &[...];` with a compile-time check that no
+/// type appears twice (e.g. through two paths).
+fn table<'t>(
+    ctx: &Ctx<'_>,
+    const_name: &str,
+    types: impl Iterator<Item = &'t Type>,
+    duplicate: &str,
+) -> TokenStream {
+    let private = &ctx.private;
+    let ident = syn::Ident::new(const_name, proc_macro2::Span::call_site());
+    let names: Vec<_> = types.map(|ty| name_of(ctx, ty)).collect();
+    quote! {
+        const #ident: &[#private::MessageName] = &[#(#names),*];
+        const _: () = #private::assert_distinct(#ident, #duplicate);
+    }
+}
+
+fn literal(value: &str) -> LitStr {
+    LitStr::new(value, proc_macro2::Span::call_site())
+}
+
+fn domain_value(value: &Option<LitStr>) -> String {
+    value.as_ref().map(LitStr::value).unwrap_or_default()
+}
+
+fn list_values(list: &Option<DomainList>) -> Vec<String> {
+    list.as_ref()
+        .map(|list| list.items.iter().map(LitStr::value).collect())
+        .unwrap_or_default()
+}
+
+/// `&[Cow::Borrowed("a"), ...]` for a trait method returning domains.
+fn cow_domains(ctx: &Ctx<'_>, domains: &[String]) -> TokenStream {
+    let private = &ctx.private;
+    quote!(&[#(#private::Cow::Borrowed(#domains)),*])
+}
+
+/// The call of a handler with its arguments in the order written (the
+/// message decoded by value or by reference, the state, the context), and
+/// the conversion of what it returns through `convert`.
+fn invoke(call: &Call, convert: &TokenStream) -> TokenStream {
     let method = &call.method;
     let message_ty = &call.message.ty;
     let message = if call.message.by_ref {
@@ -263,9 +120,633 @@ fn invoke(call: &Call, private: &TokenStream) -> TokenStream {
         quote!()
     };
     let output = &call.output;
-    let convert = quote_spanned!(output.span()=> #private::into_output(returned));
+    let converted = quote_spanned!(output.span()=> #convert(returned));
     quote! {
         let returned = #target(#message #(, #extras)*)#awaited;
-        #convert
+        #converted
+    }
+}
+
+/// `match route { i => { decode; call } ... }` over handlers of one role.
+fn arms(
+    ctx: &Ctx<'_>,
+    handlers: &[Handler],
+    decode: &str,
+    input: &TokenStream,
+    convert: &TokenStream,
+) -> TokenStream {
+    let private = &ctx.private;
+    let name = ctx.name;
+    let decode = syn::Ident::new(decode, proc_macro2::Span::call_site());
+    let arms = handlers.iter().enumerate().map(|(route, handler)| {
+        let ty = &handler.message;
+        let decoded = quote_spanned!(ty.span()=> #private::#decode::<#ty>(#input)?);
+        let call = invoke(&handler.call, convert);
+        quote! {
+            #route => {
+                let message = #decoded;
+                #call
+            }
+        }
+    });
+    quote! {
+        match route {
+            #(#arms)*
+            _ => ::core::result::Result::Err(#private::unknown_route(#name, route)),
+        }
+    }
+}
+
+/// `new_state`, `events`, `apply` and (with `snapshot`) `snapshot` and
+/// `restore`, for kinds with state: aggregates and process managers.
+fn state_items(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let self_ty = ctx.self_ty;
+    let Some(state) = model.args.state.as_ref() else {
+        return quote!();
+    };
+    let new_state = match &model.args.state_factory {
+        Some(factory) => quote_spanned!(factory.span()=> #factory()),
+        None => quote_spanned!(state.span()=> #private::default_state::<#state>()),
+    };
+    let apply_arms = model.appliers.iter().enumerate().map(|(index, applier)| {
+        let event_ty = &applier.event;
+        let method = &applier.method;
+        let decode = quote_spanned!(event_ty.span()=> #private::decode_event::<#event_ty>(event)?);
+        let ty = &applier.param.ty;
+        let arg = if applier.param.by_ref {
+            quote_spanned!(ty.span()=> &decoded)
+        } else {
+            quote_spanned!(ty.span()=> decoded)
+        };
+        quote! {
+            ::core::option::Option::Some(#index) => {
+                let decoded = #decode;
+                <#self_ty>::#method(state, #arg);
+                ::core::result::Result::Ok(true)
+            }
+        }
+    });
+    let snapshot = model.args.snapshot.map(|span| {
+        quote_spanned! {span=>
+            fn snapshot(&self, state: &Self::State) -> ::core::option::Option<#private::Any> {
+                ::core::option::Option::Some(#private::pack_state::<#state>(state))
+            }
+
+            fn restore(
+                &self,
+                snapshot: &#private::Any,
+            ) -> ::core::option::Option<::core::result::Result<Self::State, #private::ComponentError>> {
+                ::core::option::Option::Some(#private::restore_state::<#state>(snapshot))
+            }
+        }
+    });
+    quote! {
+        type State = #state;
+
+        fn new_state(&self) -> Self::State {
+            #new_state
+        }
+
+        fn events(&self) -> &[#private::MessageName] {
+            EVENTS
+        }
+
+        fn apply(
+            &self,
+            state: &mut Self::State,
+            event: &#private::Any,
+        ) -> ::core::result::Result<bool, #private::ComponentError> {
+            match #private::MessageName::find(EVENTS, &event.type_url) {
+                #(#apply_arms)*
+                _ => ::core::result::Result::Ok(false),
+            }
+        }
+
+        #snapshot
+    }
+}
+
+/// `REJECTIONS`, and the `compensate` method calling `#[rejected]` handlers
+/// with `Context`, converting through `convert` into `Output`.
+fn rejection_items(
+    ctx: &Ctx<'_>,
+    context: TokenStream,
+    output: TokenStream,
+    convert: &TokenStream,
+) -> (TokenStream, TokenStream) {
+    let private = &ctx.private;
+    let name = ctx.name;
+    let model = ctx.model;
+    let names: Vec<_> = model
+        .compensators
+        .iter()
+        .map(|c| name_of(ctx, &c.command))
+        .collect();
+    let domains: Vec<_> = model
+        .compensators
+        .iter()
+        .map(|c| c.domain.value())
+        .collect();
+    let table = quote! {
+        const REJECTIONS: &[#private::RejectionRoute] = &[
+            #(#private::RejectionRoute { domain: #domains, command: #names }),*
+        ];
+    };
+    let arms = model
+        .compensators
+        .iter()
+        .enumerate()
+        .map(|(route, compensator)| {
+            let call = invoke(&compensator.call, convert);
+            quote! {
+                #route => {
+                    let message = notification;
+                    #call
+                }
+            }
+        });
+    let methods = quote! {
+        fn rejections(&self) -> &[#private::RejectionRoute] {
+            REJECTIONS
+        }
+
+        #[allow(unused_variables)]
+        fn compensate<'a>(
+            &'a self,
+            route: usize,
+            notification: &'a #private::RejectionNotification,
+            state: &'a Self::State,
+            context: #context,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<#output, #private::ComponentError>,
+        > + ::core::marker::Send + 'a {
+            async move {
+                match route {
+                    #(#arms)*
+                    _ => ::core::result::Result::Err(#private::unknown_route(#name, route)),
+                }
+            }
+        }
+    };
+    (table, methods)
+}
+
+// ---- the kinds ----
+
+fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let self_ty = ctx.self_ty;
+    let name = ctx.name;
+    let domain = domain_value(&model.args.domain);
+    let commands = table(
+        ctx,
+        "COMMANDS",
+        model.handlers.iter().map(|h| &h.message),
+        "a command type has two #[handles] methods",
+    );
+    let events = table(
+        ctx,
+        "EVENTS",
+        model.appliers.iter().map(|a| &a.event),
+        "an event type has two #[applies] methods",
+    );
+    let convert = quote!(#private::into_output);
+    let handle = arms(ctx, &model.handlers, "decode_command", &quote!(command), &convert);
+    let (rejections, compensate) = rejection_items(
+        ctx,
+        quote!(#private::CommandContext<'a>),
+        quote!(::std::vec::Vec<#private::Any>),
+        &convert,
+    );
+    let state = state_items(ctx);
+    let describe_arms = model.appliers.iter().enumerate().map(|(index, applier)| {
+        let ty = &applier.event;
+        quote! {
+            ::core::option::Option::Some(#index) => ::core::option::Option::Some(#private::describe::<#ty>(event)),
+        }
+    });
+    let upcast = model.args.upcaster.as_ref().map(|upcaster| {
+        quote_spanned! {upcaster.span()=>
+            fn upcast<'e>(
+                &self,
+                event: &'e #private::Any,
+            ) -> ::core::result::Result<#private::Cow<'e, #private::Any>, #private::ComponentError> {
+                #private::upcast_with(&#upcaster, event)
+            }
+        }
+    });
+
+    quote! {
+        #commands
+        #events
+        #rejections
+
+        impl #private::Aggregate for #self_ty {
+            #state
+
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn domain(&self) -> &str {
+                #domain
+            }
+
+            fn commands(&self) -> &[#private::MessageName] {
+                COMMANDS
+            }
+
+            #[allow(unused_variables)]
+            fn handle<'a>(
+                &'a self,
+                route: usize,
+                command: &'a #private::Any,
+                state: &'a Self::State,
+                context: #private::CommandContext<'a>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::ComponentError>,
+            > + ::core::marker::Send + 'a {
+                async move { #handle }
+            }
+
+            #compensate
+
+            #upcast
+
+            fn describe_event(&self, event: &#private::Any) -> ::core::option::Option<::std::string::String> {
+                match #private::MessageName::find(EVENTS, &event.type_url) {
+                    #(#describe_arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
+    }
+}
+
+fn saga(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let self_ty = ctx.self_ty;
+    let name = domain_value(&model.args.name);
+    let source = domain_value(&model.args.source);
+    let targets = match &model.args.target {
+        Some(target) => vec![target.value()],
+        None => list_values(&model.args.targets),
+    };
+    let targets = cow_domains(ctx, &targets);
+    let events = table(
+        ctx,
+        "EVENTS",
+        model.handlers.iter().map(|h| &h.message),
+        "an event type has two #[handles] methods",
+    );
+    let handle = arms(
+        ctx,
+        &model.handlers,
+        "decode_event",
+        &quote!(event),
+        &quote!(#private::saga_effects),
+    );
+    quote! {
+        #events
+
+        impl #private::Saga for #self_ty {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn source(&self) -> &str {
+                #source
+            }
+
+            fn targets(&self) -> &[#private::Cow<'static, str>] {
+                #targets
+            }
+
+            fn events(&self) -> &[#private::MessageName] {
+                EVENTS
+            }
+
+            #[allow(unused_variables)]
+            fn handle<'a>(
+                &'a self,
+                route: usize,
+                event: &'a #private::Any,
+                context: #private::SagaContext<'a>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#private::Effects, #private::ComponentError>,
+            > + ::core::marker::Send + 'a {
+                async move { #handle }
+            }
+        }
+    }
+}
+
+fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let self_ty = ctx.self_ty;
+    let name = domain_value(&model.args.name);
+    let sources = cow_domains(ctx, &list_values(&model.args.sources));
+    let targets = cow_domains(ctx, &list_values(&model.args.targets));
+    let triggers = table(
+        ctx,
+        "TRIGGERS",
+        model.handlers.iter().map(|h| &h.message),
+        "an event type has two #[handles] methods",
+    );
+    let prepared = table(
+        ctx,
+        "PREPARED",
+        model.preparers.iter().map(|p| &p.message),
+        "an event type has two #[prepares] methods",
+    );
+    let events = table(
+        ctx,
+        "EVENTS",
+        model.appliers.iter().map(|a| &a.event),
+        "an event type has two #[applies] methods",
+    );
+    let convert = quote!(#private::pm_effects);
+    let handle = arms(ctx, &model.handlers, "decode_event", &quote!(event), &convert);
+    let prepare = arms(
+        ctx,
+        &model.preparers,
+        "decode_event",
+        &quote!(event),
+        &quote!(#private::destinations),
+    );
+    let (rejections, compensate) = rejection_items(
+        ctx,
+        quote!(#private::PmContext<'a>),
+        quote!(#private::Effects),
+        &convert,
+    );
+    let state = state_items(ctx);
+    quote! {
+        #triggers
+        #prepared
+        #events
+        #rejections
+
+        impl #private::ProcessManager for #self_ty {
+            #state
+
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn sources(&self) -> &[#private::Cow<'static, str>] {
+                #sources
+            }
+
+            fn targets(&self) -> &[#private::Cow<'static, str>] {
+                #targets
+            }
+
+            fn triggers(&self) -> &[#private::MessageName] {
+                TRIGGERS
+            }
+
+            fn prepared(&self) -> &[#private::MessageName] {
+                PREPARED
+            }
+
+            #[allow(unused_variables)]
+            fn prepare(
+                &self,
+                route: usize,
+                event: &#private::Any,
+                state: &Self::State,
+            ) -> ::core::result::Result<::std::vec::Vec<#private::Cover>, #private::ComponentError> {
+                #prepare
+            }
+
+            #[allow(unused_variables)]
+            fn handle<'a>(
+                &'a self,
+                route: usize,
+                event: &'a #private::Any,
+                state: &'a Self::State,
+                context: #private::PmContext<'a>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#private::Effects, #private::ComponentError>,
+            > + ::core::marker::Send + 'a {
+                async move { #handle }
+            }
+
+            #compensate
+        }
+    }
+}
+
+fn projector(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let self_ty = ctx.self_ty;
+    let name = domain_value(&model.args.name);
+    let domains = cow_domains(ctx, &list_values(&model.args.domains));
+    let events = table(
+        ctx,
+        "EVENTS",
+        model.handlers.iter().map(|h| &h.message),
+        "an event type has two #[handles] methods",
+    );
+    let handle = arms(
+        ctx,
+        &model.handlers,
+        "decode_event",
+        &quote!(event),
+        &quote!(#private::projected),
+    );
+    quote! {
+        #events
+
+        impl #private::Projector for #self_ty {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn domains(&self) -> &[#private::Cow<'static, str>] {
+                #domains
+            }
+
+            fn events(&self) -> &[#private::MessageName] {
+                EVENTS
+            }
+
+            #[allow(unused_variables)]
+            fn handle<'a>(
+                &'a self,
+                route: usize,
+                event: &'a #private::Any,
+                context: #private::ProjectionContext<'a>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#private::Projected, #private::ComponentError>,
+            > + ::core::marker::Send + 'a {
+                async move { #handle }
+            }
+        }
+    }
+}
+
+fn upcaster(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let self_ty = ctx.self_ty;
+    let name = ctx.name;
+    let domain = domain_value(&model.args.domain);
+    let sources = table(
+        ctx,
+        "SOURCES",
+        model.rules.iter().map(|r| &r.message),
+        "an event type has two #[upcasts] rules",
+    );
+    let rule = arms(
+        ctx,
+        &model.rules,
+        "decode_event",
+        &quote!(event),
+        &quote!(#private::upcast_output),
+    );
+    // Chains must settle: checked at compile time for rules whose new type
+    // is visible in the signature (`-> New` or `-> Result<New, _>`).
+    let pairs: Vec<_> = model
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            let new = visible_output(&rule.call.output)?;
+            let old = name_of(ctx, &rule.message);
+            let new = name_of(ctx, new);
+            Some(quote!((#old, #new)))
+        })
+        .collect();
+    quote! {
+        #sources
+        const _: () = #private::assert_upcasts_settle(&[#(#pairs),*]);
+
+        impl #private::Upcaster for #self_ty {
+            fn name(&self) -> &str {
+                #name
+            }
+
+            fn domain(&self) -> &str {
+                #domain
+            }
+
+            fn sources(&self) -> &[#private::MessageName] {
+                SOURCES
+            }
+
+            fn upcast(
+                &self,
+                route: usize,
+                event: &#private::Any,
+            ) -> ::core::result::Result<#private::Any, #private::ComponentError> {
+                #rule
+            }
+        }
+    }
+}
+
+/// The event type a rule returns, when the signature shows it: `New`, or the
+/// first argument of `Result<New, _>`. `Event` and other wrappers are not
+/// message types, so they are skipped.
+fn visible_output(output: &Type) -> Option<&Type> {
+    let Type::Path(path) = output else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident == "Result" {
+        let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+            return None;
+        };
+        return match arguments.args.first()? {
+            syn::GenericArgument::Type(inner) => visible_output(inner),
+            _ => None,
+        };
+    }
+    if last.ident == "Event" || !last.arguments.is_empty() {
+        return None;
+    }
+    Some(output)
+}
+
+/// The `inventory` registration of the component's topology.
+fn topology(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let model = ctx.model;
+    let name = match model.kind {
+        Kind::Aggregate | Kind::Upcaster => literal(ctx.name),
+        _ => literal(&domain_value(&model.args.name)),
+    };
+    let domain = match model.kind {
+        Kind::Aggregate | Kind::Upcaster => domain_value(&model.args.domain),
+        Kind::ProcessManager => domain_value(&model.args.name),
+        Kind::Saga | Kind::Projector => String::new(),
+    };
+    let sources = match model.kind {
+        Kind::Saga => model.args.source.iter().map(LitStr::value).collect(),
+        Kind::ProcessManager => list_values(&model.args.sources),
+        Kind::Projector => list_values(&model.args.domains),
+        Kind::Aggregate | Kind::Upcaster => Vec::new(),
+    };
+    let targets = match model.kind {
+        Kind::Saga => match &model.args.target {
+            Some(target) => vec![target.value()],
+            None => list_values(&model.args.targets),
+        },
+        Kind::ProcessManager => list_values(&model.args.targets),
+        _ => Vec::new(),
+    };
+    let kind = match model.kind {
+        Kind::Aggregate => quote!(Aggregate),
+        Kind::Saga => quote!(Saga),
+        Kind::ProcessManager => quote!(ProcessManager),
+        Kind::Projector => quote!(Projector),
+        Kind::Upcaster => quote!(Upcaster),
+    };
+    let pairs = |handlers: &[Handler]| -> Vec<TokenStream> {
+        handlers
+            .iter()
+            .map(|handler| {
+                let ty = &handler.message;
+                let method = handler.call.method.to_string();
+                quote!((#private::name_of::<#ty>(), #method))
+            })
+            .collect()
+    };
+    let handles = pairs(&model.handlers);
+    let prepares = pairs(&model.preparers);
+    let upcasts = pairs(&model.rules);
+    let applies = model.appliers.iter().map(|applier| {
+        let ty = &applier.event;
+        let method = applier.method.to_string();
+        quote!((#private::name_of::<#ty>(), #method))
+    });
+    let rejections = model.compensators.iter().map(|compensator| {
+        let ty = &compensator.command;
+        let domain = compensator.domain.value();
+        let method = compensator.call.method.to_string();
+        quote!((#domain, #private::name_of::<#ty>(), #method))
+    });
+    quote! {
+        #private::inventory::submit! {
+            #private::ComponentTopology {
+                kind: #private::ComponentKind::#kind,
+                name: #name,
+                domain: #domain,
+                sources: &[#(#sources),*],
+                targets: &[#(#targets),*],
+                handles: &[#(#handles),*],
+                applies: &[#(#applies),*],
+                prepares: &[#(#prepares),*],
+                rejections: &[#(#rejections),*],
+                upcasts: &[#(#upcasts),*],
+            }
+        }
     }
 }

@@ -6,14 +6,14 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{ImplItem, Item};
 
-use crate::attr::MarkerKind;
+use crate::attr::Role;
 
 pub fn emit(original: TokenStream, errors: syn::Error) -> TokenStream {
     let mut tokens = match syn::parse2::<Item>(original.clone()) {
         Ok(Item::Impl(mut item)) => {
             for impl_item in &mut item.items {
                 if let ImplItem::Fn(method) = impl_item {
-                    method.attrs.retain(|attr| MarkerKind::of(attr).is_none());
+                    method.attrs.retain(|attr| Role::of(attr).is_none());
                 }
             }
             item.into_token_stream()

@@ -9,7 +9,7 @@
 use std::error::Error;
 
 use angzarr_client::proto::{time, AnyExt, EventPage, MergeStrategy};
-use angzarr_client::{AggregateServer, DomainClient, ListenAddress, PointInTime};
+use angzarr_client::{Server, DomainClient, ListenAddress, PointInTime};
 use angzarr_local::{LocalCoordinator, SqliteStore};
 use examples::player::{chips, Player};
 use examples::proto::{DepositFunds, FundsWithdrawn, RegisterPlayer, ReserveFunds, WithdrawFunds};
@@ -17,7 +17,7 @@ use examples::proto::{DepositFunds, FundsWithdrawn, RegisterPlayer, ReserveFunds
 #[tokio::main]
 pub async fn main() -> Result<(), Box<dyn Error>> {
     // 1. The player aggregate, served over gRPC as Angzarr would run it.
-    let aggregate = AggregateServer::new(Player)
+    let aggregate = Server::new().aggregate(Player)
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse()?))
         .shutdown_signal(std::future::pending())
         .bind()

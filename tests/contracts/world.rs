@@ -11,7 +11,7 @@ use std::time::Duration;
 use angzarr_client::proto::{
     AggregateRoot, BusinessResponse, CommandBook, CommandResponse, EventBook, EventPage, Query,
 };
-use angzarr_client::{AggregateServer, ClientError, DomainClient, ListenAddress};
+use angzarr_client::{Server, ClientError, DomainClient, ListenAddress};
 use angzarr_local::{LocalCoordinator, SqliteStore};
 use examples::player::Player;
 use tokio::sync::watch;
@@ -141,7 +141,7 @@ async fn serve_aggregate<A: angzarr_client::Aggregate>(
     aggregate: A,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> SocketAddr {
-    let bound = AggregateServer::new(aggregate)
+    let bound = Server::new().aggregate(aggregate)
         .listen(ListenAddress::Tcp(([127, 0, 0, 1], 0).into()))
         .shutdown_signal(stop)
         .bind()

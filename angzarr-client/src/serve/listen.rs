@@ -5,13 +5,14 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::ServeError;
+use crate::{ComponentKind, ServeError};
 
 /// The port a server listens on when neither an address nor `PORT` says otherwise.
 pub const DEFAULT_PORT: u16 = 50303;
 /// Where Unix sockets go when `UDS_BASE_PATH` is unset.
 pub const DEFAULT_UDS_BASE_PATH: &str = "/tmp/angzarr";
-/// The service name in socket file names when `SERVICE_NAME` is unset.
+/// The service name in an aggregate's socket file name when `SERVICE_NAME`
+/// is unset (each kind has its own: [`ComponentKind::default_service_name`]).
 pub const DEFAULT_SERVICE_NAME: &str = "business";
 
 /// A listening address.
@@ -78,22 +79,30 @@ impl ListenAddress {
             })
     }
 
-    /// The address from the environment, as Angzarr's sidecars set it:
-    /// `TRANSPORT_TYPE` (`tcp`, the default, or `uds`); for TCP, `PORT`
-    /// (default 50303) on every interface; for Unix sockets
-    /// `{UDS_BASE_PATH}/{SERVICE_NAME}-{DOMAIN}.sock`, with defaults
-    /// `/tmp/angzarr`, `business` and `domain`.
-    pub fn from_env(domain: &str) -> Result<Self, ServeError> {
-        Self::from_lookup(domain, |name| std::env::var(name).ok())
+    /// The address from the environment, as Angzarr's sidecars set it, for
+    /// a component of `kind` named `name` (an aggregate's or upcaster's
+    /// domain, a saga's, process manager's or projector's name):
+    ///
+    /// - `TRANSPORT_TYPE`: `tcp` (the default) or `uds`;
+    /// - TCP: `PORT` (default 50303) on every interface;
+    /// - Unix socket: `{UDS_BASE_PATH}/{SERVICE_NAME}-{qualifier}.sock`, where
+    ///   `UDS_BASE_PATH` defaults to `/tmp/angzarr`, `SERVICE_NAME` to the
+    ///   kind's prefix (`business`, `saga`, `process-manager`, `projector`;
+    ///   an upcaster shares its aggregate's `business`), and the qualifier is
+    ///   `DOMAIN`, else `SAGA_NAME`, else `PROJECTOR_NAME`, else `name`: the
+    ///   real coordinator's `{kind}-{name}.sock`.
+    pub fn from_env(kind: ComponentKind, name: &str) -> Result<Self, ServeError> {
+        Self::from_lookup(kind, name, |variable| std::env::var(variable).ok())
     }
 
     /// [`from_env`](Self::from_env) reading variables through `lookup`
     /// (unset and empty are the same).
     pub fn from_lookup(
-        domain: &str,
+        kind: ComponentKind,
+        name: &str,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ServeError> {
-        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let var = |variable: &str| lookup(variable).filter(|value| !value.trim().is_empty());
         let transport = var("TRANSPORT_TYPE").unwrap_or_else(|| "tcp".to_owned());
         match transport.trim().to_ascii_lowercase().as_str() {
             "tcp" => {
@@ -114,11 +123,14 @@ impl ListenAddress {
             }
             "uds" => {
                 let base = var("UDS_BASE_PATH").unwrap_or_else(|| DEFAULT_UDS_BASE_PATH.to_owned());
-                let service =
-                    var("SERVICE_NAME").unwrap_or_else(|| DEFAULT_SERVICE_NAME.to_owned());
-                let domain = var("DOMAIN").unwrap_or_else(|| domain.to_owned());
+                let service = var("SERVICE_NAME")
+                    .unwrap_or_else(|| kind.default_service_name().to_owned());
+                let qualifier = var("DOMAIN")
+                    .or_else(|| var("SAGA_NAME"))
+                    .or_else(|| var("PROJECTOR_NAME"))
+                    .unwrap_or_else(|| name.to_owned());
                 Ok(ListenAddress::Unix(
-                    PathBuf::from(base).join(format!("{service}-{domain}.sock")),
+                    PathBuf::from(base).join(format!("{service}-{qualifier}.sock")),
                 ))
             }
             _ => Err(ServeError::Environment {
@@ -200,13 +212,13 @@ mod tests {
     #[test]
     fn environment_defaults_to_tcp_50303() {
         assert_eq!(
-            ListenAddress::from_lookup("player", env(&[]))
+            ListenAddress::from_lookup(ComponentKind::Aggregate, "player", env(&[]))
                 .unwrap()
                 .to_string(),
             "0.0.0.0:50303"
         );
         assert_eq!(
-            ListenAddress::from_lookup("player", env(&[("PORT", "6000"), ("TRANSPORT_TYPE", "")]))
+            ListenAddress::from_lookup(ComponentKind::Aggregate, "player", env(&[("PORT", "6000"), ("TRANSPORT_TYPE", "")]))
                 .unwrap()
                 .to_string(),
             "0.0.0.0:6000"
@@ -216,6 +228,7 @@ mod tests {
     #[test]
     fn environment_builds_the_socket_path() {
         let address = ListenAddress::from_lookup(
+            ComponentKind::Aggregate,
             "player",
             env(&[
                 ("TRANSPORT_TYPE", "uds"),
@@ -229,12 +242,13 @@ mod tests {
             ListenAddress::Unix("/run/az/agg-player.sock".into())
         );
         let defaults =
-            ListenAddress::from_lookup("player", env(&[("TRANSPORT_TYPE", "UDS")])).unwrap();
+            ListenAddress::from_lookup(ComponentKind::Aggregate, "player", env(&[("TRANSPORT_TYPE", "UDS")])).unwrap();
         assert_eq!(
             defaults.to_string(),
             "unix:/tmp/angzarr/business-player.sock"
         );
         let overridden = ListenAddress::from_lookup(
+            ComponentKind::Aggregate,
             "player",
             env(&[("TRANSPORT_TYPE", "uds"), ("DOMAIN", "table")]),
         )
@@ -246,14 +260,55 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_has_the_coordinators_socket_name() {
+        let uds = env(&[("TRANSPORT_TYPE", "uds")]);
+        let path = |kind, name| ListenAddress::from_lookup(kind, name, &uds).unwrap().to_string();
+        assert_eq!(
+            path(ComponentKind::Saga, "saga-table-player"),
+            "unix:/tmp/angzarr/saga-saga-table-player.sock"
+        );
+        assert_eq!(
+            path(ComponentKind::ProcessManager, "buy-in"),
+            "unix:/tmp/angzarr/process-manager-buy-in.sock"
+        );
+        assert_eq!(
+            path(ComponentKind::Projector, "table-seating"),
+            "unix:/tmp/angzarr/projector-table-seating.sock"
+        );
+        assert_eq!(
+            path(ComponentKind::Upcaster, "player"),
+            "unix:/tmp/angzarr/business-player.sock",
+            "an upcaster shares its aggregate's socket"
+        );
+        let named = env(&[
+            ("TRANSPORT_TYPE", "uds"),
+            ("SAGA_NAME", "from-env"),
+            ("SERVICE_NAME", "svc"),
+        ]);
+        assert_eq!(
+            ListenAddress::from_lookup(ComponentKind::Saga, "ignored", &named)
+                .unwrap()
+                .to_string(),
+            "unix:/tmp/angzarr/svc-from-env.sock"
+        );
+        let projector = env(&[("TRANSPORT_TYPE", "uds"), ("PROJECTOR_NAME", "p")]);
+        assert_eq!(
+            ListenAddress::from_lookup(ComponentKind::Projector, "x", &projector)
+                .unwrap()
+                .to_string(),
+            "unix:/tmp/angzarr/projector-p.sock"
+        );
+    }
+
+    #[test]
     fn bad_environment_names_the_variable() {
         let error =
-            ListenAddress::from_lookup("p", env(&[("TRANSPORT_TYPE", "quic")])).unwrap_err();
+            ListenAddress::from_lookup(ComponentKind::Aggregate, "p", env(&[("TRANSPORT_TYPE", "quic")])).unwrap_err();
         assert_eq!(
             error.to_string(),
             "environment variable TRANSPORT_TYPE=\"quic\" is invalid: expected `tcp` or `uds`"
         );
-        let error = ListenAddress::from_lookup("p", env(&[("PORT", "http")])).unwrap_err();
+        let error = ListenAddress::from_lookup(ComponentKind::Aggregate, "p", env(&[("PORT", "http")])).unwrap_err();
         assert_eq!(
             error.to_string(),
             "environment variable PORT=\"http\" is invalid: `http` is not a port number (0-65535)"

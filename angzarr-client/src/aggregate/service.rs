@@ -10,10 +10,10 @@ use angzarr_proto::{
     BusinessResponse, ContextualCommand, EventBook, FactRequest, ReplayRequest, ReplayResponse,
 };
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
-use crate::unwind::CatchUnwind;
-use crate::{runtime, Aggregate, AggregateError};
+use crate::observe::{clip, root_hex};
+use crate::unwind::guarded;
+use super::{runtime, Aggregate};
 
 /// Serves an [`Aggregate`] as `angzarr.CommandHandlerService`: `Handle`
 /// decides commands, `HandleFact` records facts unchanged, `Replay` folds
@@ -70,39 +70,26 @@ impl<A: Aggregate> CommandHandlerService for AggregateService<A> {
     ) -> Result<Response<BusinessResponse>, Status> {
         let command = request.get_ref();
         let book = command.command.as_ref();
+        let cover = book.and_then(|book| book.cover.as_ref());
         let span = tracing::info_span!(
             "handle",
             domain = self.aggregate.domain(),
-            root = book
-                .and_then(|book| book.cover.as_ref())
-                .and_then(|cover| cover.root.as_ref())
-                .map(|root| root.to_hex())
-                .unwrap_or_default(),
-            correlation_id = book.map_or("", |book| book.correlation_id()),
-            command = book
-                .and_then(|book| book.first_page())
-                .and_then(|page| page.command())
-                .map_or("", |command| command.type_name()),
+            root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
+            correlation_id = &*clip(book.map_or("", |book| book.correlation_id())),
+            command = &*clip(
+                book.and_then(|book| book.first_page())
+                    .and_then(|page| page.command())
+                    .map_or("", |command| command.type_name())
+            ),
             sequence = book.map_or(0, |book| book.expected_sequence()),
         );
-        let outcome = CatchUnwind::new(runtime::handle_command(&*self.aggregate, command))
-            .instrument(span.clone())
-            .await;
-        let _entered = span.enter();
-        let result = outcome.unwrap_or_else(|panic| {
-            Err(AggregateError::Internal(format!(
-                "the handler panicked: {panic}"
-            )))
-        });
-        match &result {
-            Ok(_) => tracing::debug!("command decided"),
-            Err(AggregateError::Rejected(rejection)) => {
-                tracing::info!(code = ?rejection.code(), reason = rejection.message(), "command rejected");
-            }
-            Err(error @ AggregateError::Internal(_)) => tracing::error!(%error, "command failed"),
-            Err(error) => tracing::warn!(code = ?error.code(), %error, "command refused"),
-        }
-        result.map(Response::new).map_err(Status::from)
+        guarded(
+            span,
+            "command",
+            runtime::handle_command(&*self.aggregate, command),
+        )
+        .await
+        .map(Response::new)
     }
 
     async fn handle_fact(
@@ -117,15 +104,11 @@ impl<A: Aggregate> CommandHandlerService for AggregateService<A> {
         request: Request<ReplayRequest>,
     ) -> Result<Response<ReplayResponse>, Status> {
         let aggregate = &*self.aggregate;
-        let replayed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let span = tracing::info_span!("replay", domain = aggregate.domain());
+        guarded(span, "replay", async {
             runtime::replay(aggregate, request.get_ref())
-        }))
-        .unwrap_or_else(|panic| {
-            Err(AggregateError::Internal(format!(
-                "replay panicked: {}",
-                crate::unwind::panic_message(panic.as_ref())
-            )))
-        });
-        replayed.map(Response::new).map_err(Status::from)
+        })
+        .await
+        .map(Response::new)
     }
 }

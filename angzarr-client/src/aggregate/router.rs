@@ -2,22 +2,28 @@
 //! closures instead of an annotated impl block. Same runtime, same server,
 //! same test fixture as `#[aggregate]`.
 
+use std::borrow::Cow;
 use std::future::{ready, Future};
 
 use angzarr_proto::{Any, AnyExt, RejectionNotification};
 
+use super::{Aggregate, CommandContext};
+use crate::decode::{decode_command, decode_event, decode_state};
 use crate::event::HandlerOutput;
-use crate::{Aggregate, AggregateError, CommandContext, MessageName, RejectionRoute};
+use crate::{ComponentError, MessageName, RejectionRoute, Upcaster};
 
 type CommandFn<S> =
-    Box<dyn Fn(&Any, &S, CommandContext<'_>) -> Result<Vec<Any>, AggregateError> + Send + Sync>;
-type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), AggregateError> + Send + Sync>;
+    Box<dyn Fn(&Any, &S, CommandContext<'_>) -> Result<Vec<Any>, ComponentError> + Send + Sync>;
+type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), ComponentError> + Send + Sync>;
 type CompensateFn<S> = Box<
-    dyn Fn(&RejectionNotification, &S, CommandContext<'_>) -> Result<Vec<Any>, AggregateError>
+    dyn Fn(&RejectionNotification, &S, CommandContext<'_>) -> Result<Vec<Any>, ComponentError>
         + Send
         + Sync,
 >;
-type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, AggregateError>);
+type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, ComponentError>);
+type UpcastFn = Box<
+    dyn for<'e> Fn(&'e Any) -> Result<Cow<'e, Any>, ComponentError> + Send + Sync,
+>;
 
 /// An aggregate built from functions: a handler per command type, an applier
 /// per event type.
@@ -53,6 +59,7 @@ pub struct CommandRouter<S> {
     rejections: Vec<RejectionRoute>,
     compensators: Vec<CompensateFn<S>>,
     snapshots: Option<SnapshotFns<S>>,
+    upcaster: Option<UpcastFn>,
 }
 
 impl<S: Send + Sync + 'static> CommandRouter<S> {
@@ -73,6 +80,7 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
             rejections: Vec::new(),
             compensators: Vec::new(),
             snapshots: None,
+            upcaster: None,
         }
     }
 
@@ -182,6 +190,18 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
     }
 }
 
+impl<S: Send + Sync + 'static> CommandRouter<S> {
+    /// Upgrades old events in the history with `upcaster`'s rules before
+    /// they are applied (for history that reaches the aggregate without a
+    /// coordinator-side upcast).
+    pub fn with_upcaster(mut self, upcaster: impl Upcaster) -> Self {
+        self.upcaster = Some(Box::new(move |event| {
+            crate::upcaster::runtime::upcast_event(&upcaster, event)
+        }));
+        self
+    }
+}
+
 impl<S> CommandRouter<S>
 where
     S: prost::Name + Default + Send + Sync + 'static,
@@ -217,7 +237,7 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
         &self.events
     }
 
-    fn apply(&self, state: &mut S, event: &Any) -> Result<bool, AggregateError> {
+    fn apply(&self, state: &mut S, event: &Any) -> Result<bool, ComponentError> {
         match MessageName::find(&self.events, &event.type_url) {
             Some(index) => (self.appliers[index])(state, event).map(|()| true),
             None => Ok(false),
@@ -230,10 +250,10 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
         command: &'a Any,
         state: &'a S,
         context: CommandContext<'a>,
-    ) -> impl Future<Output = Result<Vec<Any>, AggregateError>> + Send + 'a {
+    ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
         ready(match self.handlers.get(route) {
             Some(handler) => handler(command, state, context),
-            None => Err(AggregateError::Internal(format!(
+            None => Err(ComponentError::Internal(format!(
                 "{} has no command route {route}",
                 self.name
             ))),
@@ -250,10 +270,10 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
         notification: &'a RejectionNotification,
         state: &'a S,
         context: CommandContext<'a>,
-    ) -> impl Future<Output = Result<Vec<Any>, AggregateError>> + Send + 'a {
+    ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
         ready(match self.compensators.get(route) {
             Some(handler) => handler(notification, state, context),
-            None => Err(AggregateError::Internal(format!(
+            None => Err(ComponentError::Internal(format!(
                 "{} has no compensation route {route}",
                 self.name
             ))),
@@ -264,34 +284,14 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
         self.snapshots.map(|(pack, _)| pack(state))
     }
 
-    fn restore(&self, snapshot: &Any) -> Option<Result<S, AggregateError>> {
+    fn upcast<'e>(&self, event: &'e Any) -> Result<Cow<'e, Any>, ComponentError> {
+        match &self.upcaster {
+            Some(upcast) => upcast(event),
+            None => Ok(Cow::Borrowed(event)),
+        }
+    }
+
+    fn restore(&self, snapshot: &Any) -> Option<Result<S, ComponentError>> {
         self.snapshots.map(|(_, unpack)| unpack(snapshot))
     }
-}
-
-/// Decodes a command payload already routed to `C`.
-pub fn decode_command<C: prost::Name + Default>(command: &Any) -> Result<C, AggregateError> {
-    C::decode(command.value.as_slice()).map_err(|error| AggregateError::UndecodableCommand {
-        type_name: C::full_name(),
-        reason: error.to_string(),
-    })
-}
-
-/// Decodes an event payload already matched to `E` (the runtime adds the sequence).
-pub fn decode_event<E: prost::Name + Default>(event: &Any) -> Result<E, AggregateError> {
-    E::decode(event.value.as_slice()).map_err(|error| AggregateError::UndecodableEvent {
-        type_name: E::full_name(),
-        sequence: None,
-        reason: error.to_string(),
-    })
-}
-
-/// Unpacks a snapshot's state as `S`.
-pub fn decode_state<S: prost::Name + Default>(packed: &Any) -> Result<S, AggregateError> {
-    packed
-        .unpack::<S>()
-        .map_err(|error| AggregateError::UndecodableSnapshot {
-            sequence: 0,
-            reason: error.to_string(),
-        })
 }

@@ -1,0 +1,119 @@
+//! Aggregates: decide commands from state rebuilt out of their own events.
+//!
+//! - [`Aggregate`]: the contract `#[aggregate]` and [`CommandRouter`] implement;
+//! - [`runtime`]: the one code path from a `ContextualCommand` to a response;
+//! - [`CommandRouter`]: an aggregate assembled from plain functions;
+//! - [`AggregateService`]: the gRPC face, `angzarr.CommandHandlerService`;
+//! - [`AggregateTest`](crate::testing::AggregateTest): given / when / then.
+
+use std::borrow::Cow;
+use std::future::Future;
+
+use angzarr_proto::{Any, RejectionNotification};
+
+use crate::{ComponentError, MessageName, RejectionRoute};
+
+mod context;
+mod router;
+pub mod runtime;
+mod service;
+pub(crate) mod testing;
+
+pub use context::CommandContext;
+pub use router::CommandRouter;
+pub use service::AggregateService;
+
+/// An event-sourced aggregate: decides commands from state rebuilt by
+/// applying its events.
+///
+/// Implemented by `#[aggregate]` (the rich domain model) and by
+/// [`CommandRouter`](crate::CommandRouter) (plain functions); served by
+/// [`AggregateService`](crate::AggregateService) and tested with
+/// [`AggregateTest`](crate::testing::AggregateTest). Both go through
+/// [`runtime`], so they behave identically.
+pub trait Aggregate: Send + Sync + 'static {
+    /// The state that events are applied to.
+    type State: Send + Sync + 'static;
+
+    /// A name for messages and logs, e.g. the type name `Player`.
+    fn name(&self) -> &str;
+
+    /// The domain (aggregate type) this aggregate serves, e.g. `player`.
+    fn domain(&self) -> &str;
+
+    /// The state of an aggregate with no history.
+    fn new_state(&self) -> Self::State;
+
+    /// Command types handled, in route order.
+    fn commands(&self) -> &[MessageName];
+
+    /// Event types applied to state.
+    fn events(&self) -> &[MessageName];
+
+    /// The route of a command type URL, if this aggregate handles it.
+    fn route(&self, type_url: &str) -> Option<usize> {
+        MessageName::find(self.commands(), type_url)
+    }
+
+    /// Applies one event to `state`. Returns `Ok(false)`, leaving the state
+    /// untouched, for event types this aggregate does not know.
+    fn apply(&self, state: &mut Self::State, event: &Any) -> Result<bool, ComponentError>;
+
+    /// Runs the handler of `route` (from [`route`](Self::route)) and returns the
+    /// events it produced, packed, in order.
+    fn handle<'a>(
+        &'a self,
+        route: usize,
+        command: &'a Any,
+        state: &'a Self::State,
+        context: CommandContext<'a>,
+    ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a;
+
+    /// Rejected commands this aggregate compensates for, in route order.
+    fn rejections(&self) -> &[RejectionRoute] {
+        &[]
+    }
+
+    /// Runs the compensation handler of `route` (an index into
+    /// [`rejections`](Self::rejections)).
+    fn compensate<'a>(
+        &'a self,
+        route: usize,
+        notification: &'a RejectionNotification,
+        state: &'a Self::State,
+        context: CommandContext<'a>,
+    ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
+        let _ = (notification, state, context);
+        let error = ComponentError::Internal(format!(
+            "aggregate {} has no compensation route {route}",
+            self.name()
+        ));
+        std::future::ready(Err(error))
+    }
+
+    /// The state as a snapshot, for aggregates whose state is a protobuf message.
+    fn snapshot(&self, state: &Self::State) -> Option<Any> {
+        let _ = state;
+        None
+    }
+
+    /// The state held by a snapshot; `None` if this aggregate keeps no snapshots.
+    fn restore(&self, snapshot: &Any) -> Option<Result<Self::State, ComponentError>> {
+        let _ = snapshot;
+        None
+    }
+
+    /// Upgrades an event of an old version to its current shape before it is
+    /// applied (the aggregate's upcaster, when it names one). Events already
+    /// current are borrowed unchanged.
+    fn upcast<'e>(&self, event: &'e Any) -> Result<Cow<'e, Any>, ComponentError> {
+        Ok(Cow::Borrowed(event))
+    }
+
+    /// A readable rendering of one of this aggregate's events (its `Debug`),
+    /// for test failure messages.
+    fn describe_event(&self, event: &Any) -> Option<String> {
+        let _ = event;
+        None
+    }
+}

@@ -1,0 +1,33 @@
+//! Decoding payloads already routed to a type: the errors name the type (and,
+//! through [`ComponentError::at_sequence`], the page).
+
+use angzarr_proto::{Any, AnyExt};
+
+use crate::ComponentError;
+
+/// Decodes a command payload already routed to `C`.
+pub(crate) fn decode_command<C: prost::Name + Default>(command: &Any) -> Result<C, ComponentError> {
+    C::decode(command.value.as_slice()).map_err(|error| ComponentError::UndecodableCommand {
+        type_name: C::full_name(),
+        reason: error.to_string(),
+    })
+}
+
+/// Decodes an event payload already matched to `E` (the runtime adds the sequence).
+pub(crate) fn decode_event<E: prost::Name + Default>(event: &Any) -> Result<E, ComponentError> {
+    E::decode(event.value.as_slice()).map_err(|error| ComponentError::UndecodableEvent {
+        type_name: E::full_name(),
+        sequence: None,
+        reason: error.to_string(),
+    })
+}
+
+/// Unpacks a snapshot's state as `S`.
+pub(crate) fn decode_state<S: prost::Name + Default>(packed: &Any) -> Result<S, ComponentError> {
+    packed
+        .unpack::<S>()
+        .map_err(|error| ComponentError::UndecodableSnapshot {
+            sequence: 0,
+            reason: error.to_string(),
+        })
+}

@@ -1,0 +1,81 @@
+//! The projector runtime: from a delivered book to a `Projection`, shared by
+//! the gRPC server, the test fixture and any custom host.
+//!
+//! - books of `_`-prefixed (framework) domains, of domains the projector does
+//!   not consume, and empty books answer a Projection without output;
+//! - each event page is routed by type (`angzarr.NoOp` and unknown types are
+//!   skipped); an undecodable event is INVALID_ARGUMENT naming its type and
+//!   sequence;
+//! - the answer is `Projection {cover, projector: name, sequence: the last
+//!   page's, projection}` where the projection is the last message a handler
+//!   returned, or every [`CloudEvent`](super::CloudEvent) returned, defaulted,
+//!   as an `angzarr.CloudEventsResponse`.
+
+use angzarr_proto::{AnyExt, CloudEventsResponse, EventBook, Projection};
+
+use super::{ProjectionContext, Projector};
+use crate::{consume, ComponentError};
+
+/// Answers `ProjectorService.Handle` (`speculative = false`) and
+/// `HandleSpeculative` (`true`, which handlers see in their context).
+pub async fn handle<P: Projector>(
+    projector: &P,
+    book: &EventBook,
+    speculative: bool,
+) -> Result<Projection, ComponentError> {
+    let cover = book.cover.as_ref().ok_or(ComponentError::MissingField {
+        request: "EventBook",
+        field: "cover",
+    })?;
+    let mut projection = Projection {
+        cover: Some(cover.clone()),
+        projector: projector.name().to_owned(),
+        sequence: book.last_sequence().unwrap_or(0),
+        projection: None,
+    };
+    let consumed = !cover.domain.starts_with('_')
+        && projector
+            .domains()
+            .iter()
+            .any(|domain| *domain == cover.domain);
+    if !consumed {
+        return Ok(projection);
+    }
+
+    let mut message = None;
+    let mut cloud_events = Vec::new();
+    for (sequence, event) in consume::events(book) {
+        if consume::is_notification(event) {
+            continue;
+        }
+        let Some(route) = projector.route(&event.type_url) else {
+            continue;
+        };
+        let context = ProjectionContext::new(cover, sequence, speculative);
+        let produced = projector
+            .handle(route, event, context)
+            .await
+            .map_err(|error| error.at_sequence(sequence))?;
+        if produced.projection.is_some() {
+            message = produced.projection;
+        }
+        for (position, cloud_event) in produced.cloud_events.into_iter().enumerate() {
+            cloud_events.push(cloud_event.complete(cover, sequence, event, position));
+        }
+    }
+    projection.projection = match (message, cloud_events.is_empty()) {
+        (Some(_), false) => {
+            return Err(ComponentError::Internal(format!(
+                "projector {} returned both a projection message and CloudEvents for one book; \
+                 a projector answers one or the other",
+                projector.name()
+            )))
+        }
+        (Some(message), true) => Some(message),
+        (None, false) => Some(angzarr_proto::Any::pack(&CloudEventsResponse {
+            events: cloud_events,
+        })),
+        (None, true) => None,
+    };
+    Ok(projection)
+}

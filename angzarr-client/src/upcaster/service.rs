@@ -1,0 +1,77 @@
+//! The gRPC face of an upcaster: `angzarr.UpcasterService`.
+
+use std::sync::Arc;
+
+use angzarr_proto::upcaster_service_server::{
+    UpcasterService as UpcasterRpc, UpcasterServiceServer,
+};
+use angzarr_proto::{UpcastRequest, UpcastResponse};
+use tonic::{Request, Response, Status};
+
+use super::{runtime, Upcaster};
+use crate::observe::clip;
+use crate::unwind::guarded;
+
+/// Serves an [`Upcaster`] as `angzarr.UpcasterService`.
+///
+/// ```
+/// # use angzarr_client::{UpcasterRouter, UpcasterService};
+/// let server = UpcasterService::new(UpcasterRouter::new("player")).into_server();
+/// # let _ = server;
+/// ```
+pub struct UpcasterService<U> {
+    upcaster: Arc<U>,
+}
+
+impl<U: Upcaster> UpcasterService<U> {
+    /// Serves `upcaster`.
+    pub fn new(upcaster: U) -> Self {
+        UpcasterService {
+            upcaster: Arc::new(upcaster),
+        }
+    }
+
+    /// Serves an upcaster shared with other owners.
+    pub fn from_arc(upcaster: Arc<U>) -> Self {
+        UpcasterService { upcaster }
+    }
+
+    /// The upcaster served.
+    pub fn upcaster(&self) -> &U {
+        &self.upcaster
+    }
+
+    /// The tonic server, ready to add to a `tonic::transport::Server`.
+    pub fn into_server(self) -> UpcasterServiceServer<Self> {
+        UpcasterServiceServer::new(self)
+    }
+}
+
+impl<U> Clone for UpcasterService<U> {
+    fn clone(&self) -> Self {
+        UpcasterService {
+            upcaster: Arc::clone(&self.upcaster),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl<U: Upcaster> UpcasterRpc for UpcasterService<U> {
+    async fn upcast(
+        &self,
+        request: Request<UpcastRequest>,
+    ) -> Result<Response<UpcastResponse>, Status> {
+        let request = request.into_inner();
+        let span = tracing::info_span!(
+            "upcast",
+            upcaster = self.upcaster.name(),
+            domain = &*clip(&request.domain),
+            pages = request.events.len(),
+        );
+        guarded(span, "history", async {
+            runtime::upcast(&*self.upcaster, request)
+        })
+        .await
+        .map(Response::new)
+    }
+}
