@@ -9,7 +9,9 @@ use angzarr_client::proto::{
     ExternalDeferredSequence, MergeStrategy, Notification, PageHeader, Query,
     RejectionNotification, SpeculateProjectorRequest, SyncMode,
 };
-use angzarr_client::{ClientError, ConnectOptions, DomainClient, PointInTime, Target};
+use angzarr_client::{
+    ClientError, ConnectOptions, DomainClient, ListenAddress, PointInTime, Target,
+};
 use angzarr_local::LocalCoordinator;
 use examples::player::{chips, Player};
 use examples::proto::{
@@ -40,9 +42,12 @@ async fn local() -> String {
         .domain_aggregate(Slow)
         .try_build()
         .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(coordinator.serve_listener(listener, std::future::pending()));
+    let bound = coordinator
+        .bind(ListenAddress::loopback(0), std::future::pending())
+        .await
+        .unwrap();
+    let address = bound.local_address().tcp().unwrap();
+    tokio::spawn(bound.serve());
     address.to_string()
 }
 
@@ -542,18 +547,11 @@ async fn unix_sockets_and_environment_endpoints() {
         .domain_aggregate(Player)
         .try_build()
         .unwrap();
-    let serving = path.clone();
-    tokio::spawn(async move {
-        coordinator
-            .serve_unix(&serving, std::future::pending())
-            .await
-    });
-    for _ in 0..100 {
-        if path.exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let bound = coordinator
+        .bind(ListenAddress::Unix(path.clone()), std::future::pending())
+        .await
+        .unwrap();
+    tokio::spawn(bound.serve());
     let client = DomainClient::connect(&format!("unix:{}", path.display()))
         .await
         .unwrap();
@@ -654,7 +652,8 @@ async fn raw_requests_and_clients_share_one_channel() {
 async fn https_endpoints_trust_the_given_ca() {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let certificate = certified.cert.pem();
-    let bound = angzarr_client::Server::new().aggregate(Player)
+    let bound = angzarr_client::Server::new()
+        .aggregate(Player)
         .tls(&certificate, certified.signing_key.serialize_pem())
         .listen(angzarr_client::ListenAddress::Tcp(
             "127.0.0.1:0".parse().unwrap(),

@@ -29,9 +29,15 @@ struct Local {
 
 async fn start(builder: LocalCoordinatorBuilder) -> Local {
     let coordinator: LocalCoordinator = builder.try_build().expect("a valid coordinator");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(coordinator.serve_listener(listener, std::future::pending()));
+    let bound = coordinator
+        .bind(
+            angzarr_client::ListenAddress::loopback(0),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
+    let address = bound.local_address().tcp().unwrap();
+    tokio::spawn(bound.serve());
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect()
@@ -646,7 +652,8 @@ async fn concurrent_writers_leave_a_gapless_history() {
 #[tokio::test]
 async fn a_grpc_aggregate_and_sqlite_behave_the_same() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let bound = angzarr_client::Server::new().aggregate(Player)
+    let bound = angzarr_client::Server::new()
+        .aggregate(Player)
         .listen(angzarr_client::ListenAddress::Tcp(
             "127.0.0.1:0".parse().unwrap(),
         ))

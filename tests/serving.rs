@@ -10,7 +10,7 @@ use angzarr_client::proto::{
     AnyExt, CommandBook, CommandPage, ContextualCommand, Cover, EventBook, EventPage, Notification,
     Snapshot,
 };
-use angzarr_client::{Server, ListenAddress, ServeError};
+use angzarr_client::{ListenAddress, ServeError, Server};
 use examples::player::{chips, Player};
 use examples::proto::{
     DepositFunds, FundsDeposited, PlayerRegistered, PlayerReturningToPlay, PlayerSittingOut,
@@ -330,7 +330,12 @@ async fn a_panicking_handler_fails_its_call_only() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_calls_finish() {
-    let running = start(Server::new().aggregate(Faulty).shutdown_grace(Duration::from_secs(5))).await;
+    let running = start(
+        Server::new()
+            .aggregate(Faulty)
+            .shutdown_grace(Duration::from_secs(5)),
+    )
+    .await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let slow = tokio::spawn(async move {
         client
@@ -372,7 +377,8 @@ async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
     assert!(path.exists());
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let bound = Server::new().aggregate(Player)
+    let bound = Server::new()
+        .aggregate(Player)
         .listen(ListenAddress::Unix(path.clone()))
         .shutdown_signal(async {
             let _ = stopped.await;
@@ -398,7 +404,8 @@ async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
 
     // A regular file is never clobbered.
     std::fs::write(&path, b"not a socket").unwrap();
-    let refused = Server::new().aggregate(Player)
+    let refused = Server::new()
+        .aggregate(Player)
         .listen(ListenAddress::Unix(path.clone()))
         .bind()
         .await;
@@ -485,12 +492,14 @@ async fn tower_layers_wrap_every_call() {
 
     let seen = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&seen);
-    let server = Server::new().aggregate(Player).layer(tower::util::MapRequestLayer::new(
-        move |request: tonic::codegen::http::Request<tonic::body::Body>| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            request
-        },
-    ));
+    let server = Server::new()
+        .aggregate(Player)
+        .layer(tower::util::MapRequestLayer::new(
+            move |request: tonic::codegen::http::Request<tonic::body::Body>| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                request
+            },
+        ));
     let bound = server
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
         .shutdown_signal(std::future::pending())
@@ -522,7 +531,8 @@ async fn tls_serves_with_the_given_certificate() {
     let key = certified.signing_key.serialize_pem();
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let bound = Server::new().aggregate(Player)
+    let bound = Server::new()
+        .aggregate(Player)
         .tls(&certificate, &key)
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
         .shutdown_signal(async {

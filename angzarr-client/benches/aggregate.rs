@@ -10,11 +10,11 @@ use std::hint::black_box;
 mod player_requests;
 use player_requests::request;
 
+use angzarr_client::aggregate::runtime;
 use angzarr_client::proto::{
     business_response, event_page, time, Any, AnyExt, BusinessResponse, ContextualCommand,
     EventBook, EventPage, PageHeader, Snapshot,
 };
-use angzarr_client::aggregate::runtime;
 use angzarr_client::testing::block_on;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use examples::player::{amount, chips, Player, PlayerView};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use angzarr_client::proto::command_handler_service_client::CommandHandlerServiceClient;
 use angzarr_client::proto::ContextualCommand;
-use angzarr_client::{Server, ListenAddress};
+use angzarr_client::{ListenAddress, Server};
 use examples::player::Player;
 use tonic::transport::Endpoint;
 
@@ -75,7 +75,8 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let bound = Server::new().aggregate(Player)
+        let bound = Server::new()
+            .aggregate(Player)
             .listen(ListenAddress::Tcp("127.0.0.1:0".parse().expect("address")))
             .max_message_size(64 * 1024 * 1024)
             .shutdown_signal(async {

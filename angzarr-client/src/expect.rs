@@ -20,7 +20,10 @@ pub(crate) fn one_command<C: Name + Default>(
             match command.map(|command| command.unpack::<C>()) {
                 Some(Ok(message)) => check(&cover, &message),
                 Some(Err(error)) => panic!("expected one `{}` command: {error}", C::full_name()),
-                None => panic!("expected one `{}` command, the page holds none", C::full_name()),
+                None => panic!(
+                    "expected one `{}` command, the page holds none",
+                    C::full_name()
+                ),
             }
         }
         _ => panic!(
@@ -73,7 +76,11 @@ pub(crate) fn describe_commands(commands: &[CommandBook]) -> String {
             .first_page()
             .and_then(|page| page.command())
             .map_or("(no payload)", |command| command.type_name());
-        let _ = writeln!(out, "  {index}: {command} -> {}", describe_cover(book.cover.as_ref()));
+        let _ = writeln!(
+            out,
+            "  {index}: {command} -> {}",
+            describe_cover(book.cover.as_ref())
+        );
     }
     if commands.is_empty() {
         out.push_str("  (none)\n");
@@ -90,7 +97,11 @@ pub(crate) fn describe_facts(facts: &[EventBook]) -> String {
             .first()
             .and_then(|page| page.event())
             .map_or("(no payload)", |event| event.type_name());
-        let _ = writeln!(out, "  {index}: {event} -> {}", describe_cover(book.cover.as_ref()));
+        let _ = writeln!(
+            out,
+            "  {index}: {event} -> {}",
+            describe_cover(book.cover.as_ref())
+        );
     }
     if facts.is_empty() {
         out.push_str("  (none)\n");

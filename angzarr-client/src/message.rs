@@ -83,4 +83,3 @@ pub struct RejectionRoute {
     /// Type of the rejected command.
     pub command: MessageName,
 }
-

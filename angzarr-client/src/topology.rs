@@ -55,9 +55,7 @@ pub struct Topology {
 /// println!("{}", system.to_mermaid());
 /// ```
 pub fn topology() -> Topology {
-    let mut components: Vec<_> = inventory::iter::<ComponentTopology>
-        .into_iter()
-        .collect();
+    let mut components: Vec<_> = inventory::iter::<ComponentTopology>.into_iter().collect();
     components.sort_by_key(|component| (component.kind, component.domain, component.name));
     Topology { components }
 }
@@ -88,7 +86,10 @@ impl Topology {
         let mut out = String::from("flowchart LR\n");
         let mut domains: BTreeSet<&str> = BTreeSet::new();
         for component in &self.components {
-            if matches!(component.kind, ComponentKind::Aggregate | ComponentKind::Upcaster) {
+            if matches!(
+                component.kind,
+                ComponentKind::Aggregate | ComponentKind::Upcaster
+            ) {
                 domains.insert(component.domain);
             }
             domains.extend(component.sources.iter().copied());
@@ -138,12 +139,7 @@ impl Topology {
                 } else {
                     events.join(", ")
                 };
-                let _ = writeln!(
-                    out,
-                    "    {} -->|{}| {id}",
-                    node_id("domain", source),
-                    label
-                );
+                let _ = writeln!(out, "    {} -->|{}| {id}", node_id("domain", source), label);
             }
             for target in component.targets {
                 let _ = writeln!(out, "    {id} -->|commands| {}", node_id("domain", target));

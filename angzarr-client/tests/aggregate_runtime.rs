@@ -1,6 +1,7 @@
 //! The aggregate runtime's semantics, through the same entry points the gRPC
 //! server uses (`runtime::handle_command`, `replay`, `handle_fact`).
 
+use angzarr_client::aggregate::runtime;
 use angzarr_client::prelude::*;
 use angzarr_client::proto::{
     business_response, event_page, AnyExt, BusinessResponse, CommandBook, CommandPage,
@@ -8,7 +9,6 @@ use angzarr_client::proto::{
     RejectionNotification, ReplayRequest, Snapshot,
 };
 use angzarr_client::testing::block_on;
-use angzarr_client::aggregate::runtime;
 use angzarr_client::{Aggregate, CommandRouter, ComponentError};
 use examples::player::{chips, Player, PlayerView};
 use examples::proto::{

@@ -20,11 +20,15 @@ fn round_trip(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (domain_client, mut raw) = runtime.block_on(async {
         let coordinator = LocalCoordinator::builder().domain_aggregate(Player).build();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let bound = coordinator
+            .bind(
+                angzarr_client::ListenAddress::loopback(0),
+                std::future::pending(),
+            )
             .await
             .expect("bind");
-        let address = listener.local_addr().expect("address");
-        tokio::spawn(coordinator.serve_listener(listener, std::future::pending()));
+        let address = bound.local_address().tcp().expect("a TCP address");
+        tokio::spawn(bound.serve());
         let domain_client = DomainClient::connect(&address.to_string())
             .await
             .expect("connect");

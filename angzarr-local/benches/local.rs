@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use angzarr_client::{Server, ListenAddress};
+use angzarr_client::{ListenAddress, Server};
 use angzarr_local::{LocalCoordinator, LocalCoordinatorBuilder, SqliteStore};
 use angzarr_proto::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
 use angzarr_proto::{AnyExt, CommandBook, CommandPage, CommandRequest, Cover};
@@ -82,11 +82,12 @@ async fn coordinator(
     builder: LocalCoordinatorBuilder,
 ) -> CommandHandlerCoordinatorServiceClient<Channel> {
     let coordinator = builder.try_build().expect("coordinator");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let bound = coordinator
+        .bind(ListenAddress::loopback(0), std::future::pending())
         .await
         .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(coordinator.serve_listener(listener, std::future::pending()));
+    let address = bound.local_address().tcp().expect("a TCP address");
+    tokio::spawn(bound.serve());
     let channel = Channel::from_shared(format!("http://{address}"))
         .expect("endpoint")
         .connect()
@@ -102,7 +103,8 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let bound = Server::new().aggregate(Player)
+        let bound = Server::new()
+            .aggregate(Player)
             .listen(ListenAddress::Tcp("127.0.0.1:0".parse().expect("address")))
             .shutdown_signal(std::future::pending())
             .bind()

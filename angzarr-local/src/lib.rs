@@ -25,6 +25,8 @@ pub mod store;
 pub mod validate;
 
 pub use angzarr_proto as proto;
-pub use server::{LocalCoordinator, LocalCoordinatorBuilder, LocalError, DEFAULT_LISTEN};
+pub use server::{
+    LocalCoordinator, LocalCoordinatorBuilder, LocalError, DEFAULT_LISTEN, MAX_MESSAGE_BYTES,
+};
 pub use service::CoordinatorService;
 pub use store::{AggregateKey, EventStore, MemoryStore, SqliteStore, StoreError};

@@ -2,16 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use angzarr_client::Aggregate;
+use angzarr_client::{shutdown_signal, Aggregate, BoundServer, ListenAddress, ServeError, Server};
 use angzarr_proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
 use angzarr_proto::event_query_service_server::EventQueryServiceServer;
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tokio_stream::StreamExt;
-use tonic_health::ServingStatus;
 
 use crate::coordinator::Coordinator;
 use crate::route::{DomainHandler, InProcess, Remote};
@@ -20,6 +15,9 @@ use crate::store::{EventStore, MemoryStore};
 
 /// The default address: `127.0.0.1:1310`, the coordinator's usual port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1310";
+
+/// Largest request or response the coordinator handles, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Why a coordinator could not be built or run.
 #[derive(Debug, thiserror::Error)]
@@ -33,21 +31,9 @@ pub enum LocalError {
         /// What is wrong.
         reason: String,
     },
-    /// The address could not be bound.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// The address.
-        address: String,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The reflection service could not be built.
-    #[error("cannot build gRPC reflection: {0}")]
-    Reflection(String),
-    /// The transport failed.
-    #[error("the coordinator failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    /// The server could not start, or failed (address taken, not a socket, ...).
+    #[error(transparent)]
+    Serve(#[from] ServeError),
 }
 
 /// Builds an embedded coordinator: a store and, per domain, where its
@@ -90,107 +76,65 @@ impl LocalCoordinator {
         &self.coordinator
     }
 
-    /// Binds `address` and serves until `shutdown` completes.
+    /// A [`Server`] serving this coordinator (`CommandHandlerCoordinatorService`
+    /// and `EventQueryService`, with health and reflection), to which
+    /// components and options can still be added.
+    pub fn into_server(self) -> Server {
+        let service = CoordinatorService::new(Arc::clone(&self.coordinator));
+        let limit = MAX_MESSAGE_BYTES;
+        Server::new()
+            .service(
+                CommandHandlerCoordinatorServiceServer::new(service.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .service(
+                EventQueryServiceServer::new(service)
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+    }
+
+    /// Binds `address` (a `SocketAddr`, or a [`ListenAddress`] such as a Unix
+    /// socket) and returns the bound server, which serves until `shutdown`
+    /// completes: with port 0, its [`local_address`](BoundServer::local_address)
+    /// tells the port.
+    pub async fn bind(
+        self,
+        address: impl Into<ListenAddress>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<BoundServer, LocalError> {
+        Ok(self
+            .into_server()
+            .listen(address)
+            .shutdown_signal(shutdown)
+            .bind()
+            .await?)
+    }
+
+    /// Serves on `address` until `shutdown` completes.
     pub async fn serve_with_shutdown(
         self,
-        address: SocketAddr,
+        address: impl Into<ListenAddress>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), LocalError> {
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|source| LocalError::Bind {
-                address: address.to_string(),
-                source,
-            })?;
-        self.serve_listener(listener, shutdown).await
+        Ok(self.bind(address, shutdown).await?.serve().await?)
     }
 
-    /// Serves on `address` until SIGINT.
-    pub async fn serve(self, address: SocketAddr) -> Result<(), LocalError> {
-        self.serve_with_shutdown(address, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    /// Serves on `address` until SIGINT or SIGTERM.
+    pub async fn serve(self, address: impl Into<ListenAddress>) -> Result<(), LocalError> {
+        self.serve_with_shutdown(address, shutdown_signal()).await
     }
 
-    /// Serves on a Unix socket at `path` (replacing a stale socket) until
-    /// `shutdown` completes.
+    /// Serves on a Unix socket at `path` (creating its directory; a stale
+    /// socket is replaced, any other file refused) until `shutdown` completes.
     pub async fn serve_unix(
         self,
         path: &std::path::Path,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), LocalError> {
-        let bind_error = |source| LocalError::Bind {
-            address: format!("unix:{}", path.display()),
-            source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(bind_error)?;
-        }
-        if std::fs::symlink_metadata(path).is_ok_and(|m| {
-            use std::os::unix::fs::FileTypeExt;
-            m.file_type().is_socket()
-        }) {
-            std::fs::remove_file(path).map_err(bind_error)?;
-        }
-        let listener = tokio::net::UnixListener::bind(path).map_err(bind_error)?;
-        let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-        let result = self
-            .router()
-            .await?
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
-        let _ = std::fs::remove_file(path);
-        Ok(result?)
-    }
-
-    /// Serves on an already bound listener until `shutdown` completes.
-    pub async fn serve_listener(
-        self,
-        listener: TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), LocalError> {
-        let incoming = TcpListenerStream::new(listener)
-            .map(|accepted| accepted.and_then(|stream| stream.set_nodelay(true).map(|()| stream)));
-        self.router()
-            .await?
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await?;
-        Ok(())
-    }
-
-    /// Health (SERVING), reflection, and the two coordinator services.
-    async fn router(self) -> Result<tonic::transport::server::Router, LocalError> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        for service in [
-            "",
-            "angzarr.CommandHandlerCoordinatorService",
-            "angzarr.EventQueryService",
-        ] {
-            health
-                .set_service_status(service, ServingStatus::Serving)
-                .await;
-        }
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(angzarr_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .map_err(|error| LocalError::Reflection(error.to_string()))?;
-        let service = CoordinatorService::new(Arc::clone(&self.coordinator));
-        let limit = 64 * 1024 * 1024;
-        Ok(tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(
-                CommandHandlerCoordinatorServiceServer::new(service.clone())
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            )
-            .add_service(
-                EventQueryServiceServer::new(service)
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            ))
+        self.serve_with_shutdown(ListenAddress::Unix(path.to_owned()), shutdown)
+            .await
     }
 }
 

@@ -226,6 +226,7 @@ impl Component {
                 continue;
             };
             component.add(role, &attr, method, errors);
+            name_context_lifetimes(method);
         }
         component.item = item;
         component
@@ -300,18 +301,19 @@ impl Component {
 fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option<Call> {
     let sig = &method.sig;
     let role = shape.role;
+    let a = article(role);
     let first = shape.first;
     let before = errors.len();
     if !sig.generics.params.is_empty() {
         errors.push(syn::Error::new_spanned(
             &sig.generics,
-            format!("a {role} cannot be generic: the message type decides which method runs"),
+            format!("{a} {role} cannot be generic: the message type decides which method runs"),
         ));
     }
     if let (Some(asyncness), false) = (sig.asyncness, shape.asynchronous) {
         errors.push(syn::Error::new(
             asyncness.span(),
-            format!("a {role} cannot be `async`: it runs while history is read"),
+            format!("{a} {role} cannot be `async`: it runs while history is read"),
         ));
     }
     let mut receiver = false;
@@ -323,7 +325,7 @@ fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option
                     errors.push(syn::Error::new_spanned(
                         recv,
                         format!(
-                            "a {role} takes `&self`: one value serves concurrent calls, \
+                            "{a} {role} takes `&self`: one value serves concurrent calls, \
                              and state lives in the state type"
                         ),
                     ));
@@ -368,11 +370,11 @@ fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option
                     }
                     Some(expected) => errors.push(syn::Error::new_spanned(
                         &param.ty,
-                        format!("a {role}'s context is `&{expected}`, not `&{named}`"),
+                        format!("{a} {role}'s context is `&{expected}`, not `&{named}`"),
                     )),
                     None => errors.push(syn::Error::new_spanned(
                         &param.ty,
-                        format!("a {role} takes no context; after {first} it takes {allowed}"),
+                        format!("{a} {role} takes no context; after {first} it takes {allowed}"),
                     )),
                 }
             }
@@ -385,9 +387,13 @@ fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option
                 }
                 extras.push(Extra::State(ty));
             }
-            Some(Extra::State(_)) | None => errors.push(syn::Error::new_spanned(
+            Some(Extra::State(_)) => errors.push(syn::Error::new_spanned(
                 &param.ty,
-                format!("a {role}'s parameters after {first} are {allowed}"),
+                format!("{a} {role} takes no state: there is none here; after {first} it takes {allowed}"),
+            )),
+            None => errors.push(syn::Error::new_spanned(
+                &param.ty,
+                format!("{a} {role}'s parameters after {first} are {allowed}"),
             )),
         }
     }
@@ -398,7 +404,7 @@ fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option
             errors.push(syn::Error::new(
                 sig.ident.span(),
                 format!(
-                    "`{}` returns nothing; a {role} returns {}",
+                    "`{}` returns nothing; {a} {role} returns {}",
                     sig.ident,
                     returns(role)
                 ),
@@ -414,6 +420,14 @@ fn parse_call(method: &ImplItemFn, shape: &Shape, errors: &mut Errors) -> Option
         extras,
         output,
     })
+}
+
+/// `a` or `an`, for a role's name.
+fn article(role: &str) -> &'static str {
+    match role.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
 }
 
 /// What a role's methods return, for the error when one returns nothing.
@@ -513,6 +527,31 @@ fn message_param(ty: &Type) -> MessageParam {
     }
 }
 
+/// Writes `&SagaContext` as `&SagaContext<'_>` (and so for every context):
+/// the contexts borrow from the request, and `async fn` does not accept a
+/// hidden lifetime in a path, so handlers need not spell it.
+pub fn name_context_lifetimes(method: &mut ImplItemFn) {
+    for input in &mut method.sig.inputs {
+        let FnArg::Typed(typed) = input else {
+            continue;
+        };
+        let Type::Reference(reference) = &mut *typed.ty else {
+            continue;
+        };
+        let Type::Path(path) = &mut *reference.elem else {
+            continue;
+        };
+        if path.qself.is_some() {
+            continue;
+        }
+        if let Some(last) = path.path.segments.last_mut() {
+            if CONTEXTS.contains(&last.ident.to_string().as_str()) && last.arguments.is_empty() {
+                last.arguments = syn::PathArguments::AngleBracketed(syn::parse_quote!(<'_>));
+            }
+        }
+    }
+}
+
 /// The context type a reference names (`&SagaContext` -> `SagaContext`), if
 /// it is one of the SDK's contexts.
 fn context_name(ty: &Type) -> Option<String> {
@@ -544,4 +583,27 @@ fn classify_extra(ty: &Type) -> Option<Extra> {
     } else {
         Extra::State(reference.elem.clone())
     })
+}
+
+/// The event type a rule returns, when the signature shows it: `New`, or the
+/// first argument of `Result<New, _>`. `Event` and other wrappers are not
+/// message types, so they are skipped.
+pub fn visible_output(output: &Type) -> Option<&Type> {
+    let Type::Path(path) = output else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if last.ident == "Result" {
+        let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
+            return None;
+        };
+        return match arguments.args.first()? {
+            syn::GenericArgument::Type(inner) => visible_output(inner),
+            _ => None,
+        };
+    }
+    if last.ident == "Event" || !last.arguments.is_empty() {
+        return None;
+    }
+    Some(output)
 }

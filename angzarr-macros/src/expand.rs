@@ -314,7 +314,13 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
         "an event type has two #[applies] methods",
     );
     let convert = quote!(#private::into_output);
-    let handle = arms(ctx, &model.handlers, "decode_command", &quote!(command), &convert);
+    let handle = arms(
+        ctx,
+        &model.handlers,
+        "decode_command",
+        &quote!(command),
+        &convert,
+    );
     let (rejections, compensate) = rejection_items(
         ctx,
         quote!(#private::CommandContext<'a>),
@@ -471,7 +477,13 @@ fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
         "an event type has two #[applies] methods",
     );
     let convert = quote!(#private::pm_effects);
-    let handle = arms(ctx, &model.handlers, "decode_event", &quote!(event), &convert);
+    let handle = arms(
+        ctx,
+        &model.handlers,
+        "decode_event",
+        &quote!(event),
+        &convert,
+    );
     let prepare = arms(
         ctx,
         &model.preparers,
@@ -618,7 +630,7 @@ fn upcaster(ctx: &Ctx<'_>) -> TokenStream {
         .rules
         .iter()
         .filter_map(|rule| {
-            let new = visible_output(&rule.call.output)?;
+            let new = crate::ast::visible_output(&rule.call.output)?;
             let old = name_of(ctx, &rule.message);
             let new = name_of(ctx, new);
             Some(quote!((#old, #new)))
@@ -650,29 +662,6 @@ fn upcaster(ctx: &Ctx<'_>) -> TokenStream {
             }
         }
     }
-}
-
-/// The event type a rule returns, when the signature shows it: `New`, or the
-/// first argument of `Result<New, _>`. `Event` and other wrappers are not
-/// message types, so they are skipped.
-fn visible_output(output: &Type) -> Option<&Type> {
-    let Type::Path(path) = output else {
-        return None;
-    };
-    let last = path.path.segments.last()?;
-    if last.ident == "Result" {
-        let syn::PathArguments::AngleBracketed(arguments) = &last.arguments else {
-            return None;
-        };
-        return match arguments.args.first()? {
-            syn::GenericArgument::Type(inner) => visible_output(inner),
-            _ => None,
-        };
-    }
-    if last.ident == "Event" || !last.arguments.is_empty() {
-        return None;
-    }
-    Some(output)
 }
 
 /// The `inventory` registration of the component's topology.

@@ -125,11 +125,14 @@ pub fn check(component: &Component, errors: &mut Errors) {
         }
     }
 
+    check_rule_cycles(component, errors);
+
     if errors.is_empty() {
         let empty = match kind {
-            Kind::Upcaster => component.rules.is_empty().then_some(
-                "upcasts nothing: mark at least one method `#[upcasts(OldEvent)]`",
-            ),
+            Kind::Upcaster => component
+                .rules
+                .is_empty()
+                .then_some("upcasts nothing: mark at least one method `#[upcasts(OldEvent)]`"),
             Kind::Aggregate => component
                 .handlers
                 .is_empty()
@@ -142,9 +145,60 @@ pub fn check(component: &Component, errors: &mut Errors) {
         if let Some(empty) = empty {
             errors.push(syn::Error::new_spanned(
                 &item.self_ty,
-                format!("{} `{}` {empty}", kind.attribute().replace('_', " "), component.name),
+                format!(
+                    "{} `{}` {empty}",
+                    kind.attribute().replace('_', " "),
+                    component.name
+                ),
             ));
         }
+    }
+}
+
+/// Upcasting rules whose types are written the same way must not go round
+/// in a circle (rules naming types through other paths are checked when the
+/// generated code is compiled).
+fn check_rule_cycles(component: &Component, errors: &mut Errors) {
+    let edges: Vec<(String, String, &Type)> = component
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            let new = crate::ast::visible_output(&rule.call.output)?;
+            Some((type_key(&rule.message), type_key(new), &rule.call.output))
+        })
+        .collect();
+    let mut reported: Vec<Vec<String>> = Vec::new();
+    for (start, first, output) in &edges {
+        let mut path = vec![start.clone()];
+        let mut current = first.clone();
+        while let Some((_, next, _)) = edges.iter().find(|(old, _, _)| *old == current) {
+            if current == *start {
+                break;
+            }
+            if path.contains(&current) || path.len() > edges.len() {
+                path.clear();
+                break;
+            }
+            path.push(current.clone());
+            current = next.clone();
+        }
+        if current != *start || path.is_empty() || path.len() < 2 {
+            continue;
+        }
+        let mut members = path.clone();
+        members.sort();
+        if reported.contains(&members) {
+            continue;
+        }
+        reported.push(members);
+        path.push(start.clone());
+        errors.push(syn::Error::new_spanned(
+            output,
+            format!(
+                "these upcasting rules go round in a circle ({}); upgrading would never settle",
+                path.join(" -> ")
+            ),
+        ));
     }
 }
 
@@ -182,10 +236,20 @@ fn check_arguments(component: &Component, errors: &mut Errors) {
                 errors.push(missing("the state type"));
             }
         }
-        Kind::Upcaster => domain(&args.domain, "the domain whose history it upgrades", "domain", errors),
+        Kind::Upcaster => domain(
+            &args.domain,
+            "the domain whose history it upgrades",
+            "domain",
+            errors,
+        ),
         Kind::Saga => {
             domain(&args.name, "its name", "name", errors);
-            domain(&args.source, "the domain whose events it consumes (`source`)", "domain", errors);
+            domain(
+                &args.source,
+                "the domain whose events it consumes (`source`)",
+                "domain",
+                errors,
+            );
             match (&args.target, &args.targets) {
                 (None, None) => errors.push(missing(
                     "the domain it sends commands to (`target`, or `targets = [...]`)",
@@ -207,16 +271,33 @@ fn check_arguments(component: &Component, errors: &mut Errors) {
             }
         }
         Kind::ProcessManager => {
-            domain(&args.name, "its name (the domain of its own events)", "name", errors);
-            list(&args.sources, "the domains whose events it consumes (`sources = [...]`)", errors);
-            list(&args.targets, "the domains it sends commands to (`targets = [...]`)", errors);
+            domain(
+                &args.name,
+                "its name (the domain of its own events)",
+                "name",
+                errors,
+            );
+            list(
+                &args.sources,
+                "the domains whose events it consumes (`sources = [...]`)",
+                errors,
+            );
+            list(
+                &args.targets,
+                "the domains it sends commands to (`targets = [...]`)",
+                errors,
+            );
             if args.state.is_none() {
                 errors.push(missing("the state its own events build (`state = Type`)"));
             }
         }
         Kind::Projector => {
             domain(&args.name, "its name", "name", errors);
-            list(&args.domains, "the domains whose events it consumes (`domains = [...]`)", errors);
+            list(
+                &args.domains,
+                "the domains whose events it consumes (`domains = [...]`)",
+                errors,
+            );
         }
     }
 }

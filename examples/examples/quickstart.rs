@@ -9,7 +9,7 @@
 use std::error::Error;
 
 use angzarr_client::proto::{time, AnyExt, EventPage, MergeStrategy};
-use angzarr_client::{Server, DomainClient, ListenAddress, PointInTime};
+use angzarr_client::{DomainClient, ListenAddress, PointInTime, Server};
 use angzarr_local::{LocalCoordinator, SqliteStore};
 use examples::player::{chips, Player};
 use examples::proto::{DepositFunds, FundsWithdrawn, RegisterPlayer, ReserveFunds, WithdrawFunds};
@@ -17,8 +17,9 @@ use examples::proto::{DepositFunds, FundsWithdrawn, RegisterPlayer, ReserveFunds
 #[tokio::main]
 pub async fn main() -> Result<(), Box<dyn Error>> {
     // 1. The player aggregate, served over gRPC as Angzarr would run it.
-    let aggregate = Server::new().aggregate(Player)
-        .listen(ListenAddress::Tcp("127.0.0.1:0".parse()?))
+    let aggregate = Server::new()
+        .aggregate(Player)
+        .listen(ListenAddress::loopback(0))
         .shutdown_signal(std::future::pending())
         .bind()
         .await?;
@@ -32,9 +33,11 @@ pub async fn main() -> Result<(), Box<dyn Error>> {
         .store(SqliteStore::open(dir.join("events.db"))?)
         .domain_endpoint("player", &format!("http://{aggregate_address}"))?
         .try_build()?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let coordinator_address = listener.local_addr()?;
-    tokio::spawn(coordinator.serve_listener(listener, std::future::pending()));
+    let bound = coordinator
+        .bind(ListenAddress::loopback(0), std::future::pending())
+        .await?;
+    let coordinator_address = bound.local_address().clone();
+    tokio::spawn(bound.serve());
     println!("player aggregate on {aggregate_address}, angzarr-local on {coordinator_address}");
     println!("events in {}\n", dir.join("events.db").display());
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use angzarr_client::proto::{
     AggregateRoot, BusinessResponse, CommandBook, CommandResponse, EventBook, EventPage, Query,
 };
-use angzarr_client::{Server, ClientError, DomainClient, ListenAddress};
+use angzarr_client::{ClientError, DomainClient, ListenAddress, Server};
 use angzarr_local::{LocalCoordinator, SqliteStore};
 use examples::player::Player;
 use tokio::sync::watch;
@@ -75,24 +75,21 @@ impl Environment {
 
         let (address, socket, endpoint) = match transport {
             Transport::Tcp => {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                let bound = coordinator
+                    .bind(ListenAddress::loopback(0), signal())
                     .await
                     .expect("bind a loopback port");
-                let address = listener.local_addr().expect("a bound address");
-                tokio::spawn(coordinator.serve_listener(listener, signal()));
+                let address = bound.local_address().tcp().expect("a TCP address");
+                tokio::spawn(bound.serve());
                 (Some(address), None, address.to_string())
             }
             Transport::Unix => {
                 let path = dir.join("coordinator.sock");
-                let serving = path.clone();
-                let shutdown = signal();
-                tokio::spawn(async move { coordinator.serve_unix(&serving, shutdown).await });
-                for _ in 0..200 {
-                    if path.exists() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
+                let bound = coordinator
+                    .bind(ListenAddress::Unix(path.clone()), signal())
+                    .await
+                    .expect("bind the coordinator's socket");
+                tokio::spawn(bound.serve());
                 let endpoint = format!("unix:{}", path.display());
                 (None, Some(path), endpoint)
             }
@@ -141,7 +138,8 @@ async fn serve_aggregate<A: angzarr_client::Aggregate>(
     aggregate: A,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> SocketAddr {
-    let bound = Server::new().aggregate(aggregate)
+    let bound = Server::new()
+        .aggregate(aggregate)
         .listen(ListenAddress::Tcp(([127, 0, 0, 1], 0).into()))
         .shutdown_signal(stop)
         .bind()

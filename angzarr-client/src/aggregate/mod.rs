@@ -27,8 +27,8 @@ pub use service::AggregateService;
 /// applying its events.
 ///
 /// Implemented by `#[aggregate]` (the rich domain model) and by
-/// [`CommandRouter`](crate::CommandRouter) (plain functions); served by
-/// [`AggregateService`](crate::AggregateService) and tested with
+/// [`CommandRouter`] (plain functions); served by
+/// [`AggregateService`] and tested with
 /// [`AggregateTest`](crate::testing::AggregateTest). Both go through
 /// [`runtime`], so they behave identically.
 pub trait Aggregate: Send + Sync + 'static {

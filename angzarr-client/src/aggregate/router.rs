@@ -21,9 +21,7 @@ type CompensateFn<S> = Box<
         + Sync,
 >;
 type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, ComponentError>);
-type UpcastFn = Box<
-    dyn for<'e> Fn(&'e Any) -> Result<Cow<'e, Any>, ComponentError> + Send + Sync,
->;
+type UpcastFn = Box<dyn for<'e> Fn(&'e Any) -> Result<Cow<'e, Any>, ComponentError> + Send + Sync>;
 
 /// An aggregate built from functions: a handler per command type, an applier
 /// per event type.

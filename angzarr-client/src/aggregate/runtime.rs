@@ -14,7 +14,8 @@
 
 use angzarr_proto::{
     business_response, Any, AnyExt, BusinessResponse, ContextualCommand, Cover, EventBook,
-    EventPage, FactRequest, Notification, ReplayRequest, ReplayResponse, RevocationResponse, Snapshot,
+    EventPage, FactRequest, Notification, ReplayRequest, ReplayResponse, RevocationResponse,
+    Snapshot,
 };
 
 use super::{Aggregate, CommandContext};

@@ -11,9 +11,9 @@ use angzarr_proto::{
 };
 use tonic::{Request, Response, Status};
 
+use super::{runtime, Aggregate};
 use crate::observe::{clip, root_hex};
 use crate::unwind::guarded;
-use super::{runtime, Aggregate};
 
 /// Serves an [`Aggregate`] as `angzarr.CommandHandlerService`: `Handle`
 /// decides commands, `HandleFact` records facts unchanged, `Replay` folds

@@ -264,10 +264,11 @@ impl<S> Workflow<S> {
         effects: Effects,
     ) -> Result<ProcessManagerHandleResponse, ComponentError> {
         let pages = history::stamp(effects.events, self.next)?;
-        let last_own = pages
-            .last()
-            .and_then(|page| page.sequence())
-            .or_else(|| self.next.checked_sub(1).and_then(|last| u32::try_from(last).ok()));
+        let last_own = pages.last().and_then(|page| page.sequence()).or_else(|| {
+            self.next
+                .checked_sub(1)
+                .and_then(|last| u32::try_from(last).ok())
+        });
         let process_events = match pages.last().and_then(|page| page.sequence()) {
             None => None,
             Some(last) => Some(EventBook {

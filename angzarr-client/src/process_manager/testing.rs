@@ -231,7 +231,9 @@ impl<P: ProcessManager> ProcessManagerOutcome<P> {
 
     /// The commands sent (empty after a failure).
     pub fn commands(&self) -> &[CommandBook] {
-        self.result.as_ref().map_or(&[], |response| &response.commands)
+        self.result
+            .as_ref()
+            .map_or(&[], |response| &response.commands)
     }
 
     /// The facts sent (empty after a failure).
@@ -260,7 +262,10 @@ impl<P: ProcessManager> ProcessManagerOutcome<P> {
                 "expected exactly one `{}` event, the process manager recorded {}: {:?}",
                 E::full_name(),
                 events.len(),
-                events.iter().map(|event| event.type_name()).collect::<Vec<_>>()
+                events
+                    .iter()
+                    .map(|event| event.type_name())
+                    .collect::<Vec<_>>()
             ),
         }
         self

@@ -244,7 +244,10 @@ mod json {
         let mut object = Map::new();
         object.insert("specversion".into(), Value::String("1.0".into()));
         object.insert("id".into(), required(event.id.as_deref(), "id")?);
-        object.insert("source".into(), required(event.source.as_deref(), "source")?);
+        object.insert(
+            "source".into(),
+            required(event.source.as_deref(), "source")?,
+        );
         object.insert("type".into(), required(Some(&event.r#type), "type")?);
         if let Some(subject) = event.subject.as_deref().filter(|s| !s.is_empty()) {
             object.insert("subject".into(), Value::String(subject.to_owned()));

@@ -180,7 +180,9 @@ impl ProjectorOutcome {
     /// Expects a rejection with exactly this message.
     #[track_caller]
     pub fn then_rejected(self, message: &str) -> Self {
-        expect::rejected(&self.result, message, |projection| format!("{projection:?}"));
+        expect::rejected(&self.result, message, |projection| {
+            format!("{projection:?}")
+        });
         self
     }
 

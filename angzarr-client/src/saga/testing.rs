@@ -137,12 +137,16 @@ impl SagaOutcome {
 
     /// The commands sent (empty after a failure).
     pub fn commands(&self) -> &[CommandBook] {
-        self.result.as_ref().map_or(&[], |response| &response.commands)
+        self.result
+            .as_ref()
+            .map_or(&[], |response| &response.commands)
     }
 
     /// The facts sent (empty after a failure).
     pub fn facts(&self) -> &[EventBook] {
-        self.result.as_ref().map_or(&[], |response| &response.events)
+        self.result
+            .as_ref()
+            .map_or(&[], |response| &response.events)
     }
 
     /// Expects exactly one command, of type `C`, and hands the target's

@@ -56,7 +56,9 @@ pub enum ServeError {
         second: String,
     },
     /// `listen_component` names no component of this server.
-    #[error("listen_component names `{name}`, but this server has no such component (it has: {known})")]
+    #[error(
+        "listen_component names `{name}`, but this server has no such component (it has: {known})"
+    )]
     UnknownComponent {
         /// The name given.
         name: String,

@@ -79,6 +79,19 @@ impl ListenAddress {
             })
     }
 
+    /// `127.0.0.1:port` (port 0: any free port, which the bound server reports).
+    pub fn loopback(port: u16) -> Self {
+        ListenAddress::Tcp(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
+    }
+
+    /// The TCP socket address, if this is one.
+    pub fn tcp(&self) -> Option<SocketAddr> {
+        match self {
+            ListenAddress::Tcp(address) => Some(*address),
+            ListenAddress::Unix(_) => None,
+        }
+    }
+
     /// The address from the environment, as Angzarr's sidecars set it, for
     /// a component of `kind` named `name` (an aggregate's or upcaster's
     /// domain, a saga's, process manager's or projector's name):
@@ -123,8 +136,8 @@ impl ListenAddress {
             }
             "uds" => {
                 let base = var("UDS_BASE_PATH").unwrap_or_else(|| DEFAULT_UDS_BASE_PATH.to_owned());
-                let service = var("SERVICE_NAME")
-                    .unwrap_or_else(|| kind.default_service_name().to_owned());
+                let service =
+                    var("SERVICE_NAME").unwrap_or_else(|| kind.default_service_name().to_owned());
                 let qualifier = var("DOMAIN")
                     .or_else(|| var("SAGA_NAME"))
                     .or_else(|| var("PROJECTOR_NAME"))
@@ -218,9 +231,13 @@ mod tests {
             "0.0.0.0:50303"
         );
         assert_eq!(
-            ListenAddress::from_lookup(ComponentKind::Aggregate, "player", env(&[("PORT", "6000"), ("TRANSPORT_TYPE", "")]))
-                .unwrap()
-                .to_string(),
+            ListenAddress::from_lookup(
+                ComponentKind::Aggregate,
+                "player",
+                env(&[("PORT", "6000"), ("TRANSPORT_TYPE", "")])
+            )
+            .unwrap()
+            .to_string(),
             "0.0.0.0:6000"
         );
     }
@@ -241,8 +258,12 @@ mod tests {
             address,
             ListenAddress::Unix("/run/az/agg-player.sock".into())
         );
-        let defaults =
-            ListenAddress::from_lookup(ComponentKind::Aggregate, "player", env(&[("TRANSPORT_TYPE", "UDS")])).unwrap();
+        let defaults = ListenAddress::from_lookup(
+            ComponentKind::Aggregate,
+            "player",
+            env(&[("TRANSPORT_TYPE", "UDS")]),
+        )
+        .unwrap();
         assert_eq!(
             defaults.to_string(),
             "unix:/tmp/angzarr/business-player.sock"
@@ -262,7 +283,11 @@ mod tests {
     #[test]
     fn each_kind_has_the_coordinators_socket_name() {
         let uds = env(&[("TRANSPORT_TYPE", "uds")]);
-        let path = |kind, name| ListenAddress::from_lookup(kind, name, &uds).unwrap().to_string();
+        let path = |kind, name| {
+            ListenAddress::from_lookup(kind, name, &uds)
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(
             path(ComponentKind::Saga, "saga-table-player"),
             "unix:/tmp/angzarr/saga-saga-table-player.sock"
@@ -302,13 +327,19 @@ mod tests {
 
     #[test]
     fn bad_environment_names_the_variable() {
-        let error =
-            ListenAddress::from_lookup(ComponentKind::Aggregate, "p", env(&[("TRANSPORT_TYPE", "quic")])).unwrap_err();
+        let error = ListenAddress::from_lookup(
+            ComponentKind::Aggregate,
+            "p",
+            env(&[("TRANSPORT_TYPE", "quic")]),
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "environment variable TRANSPORT_TYPE=\"quic\" is invalid: expected `tcp` or `uds`"
         );
-        let error = ListenAddress::from_lookup(ComponentKind::Aggregate, "p", env(&[("PORT", "http")])).unwrap_err();
+        let error =
+            ListenAddress::from_lookup(ComponentKind::Aggregate, "p", env(&[("PORT", "http")]))
+                .unwrap_err();
         assert_eq!(
             error.to_string(),
             "environment variable PORT=\"http\" is invalid: `http` is not a port number (0-65535)"

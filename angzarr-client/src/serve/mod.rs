@@ -171,7 +171,11 @@ impl<L> Server<L> {
 
     /// Serves `aggregate` as `angzarr.CommandHandlerService`.
     pub fn aggregate<A: Aggregate>(self, aggregate: A) -> Self {
-        let label = format!("aggregate {} (domain {})", aggregate.name(), aggregate.domain());
+        let label = format!(
+            "aggregate {} (domain {})",
+            aggregate.name(),
+            aggregate.domain()
+        );
         let names = [aggregate.name().to_owned(), aggregate.domain().to_owned()];
         let qualifier = aggregate.domain().to_owned();
         let service = AggregateService::new(aggregate);
@@ -232,7 +236,11 @@ impl<L> Server<L> {
     /// Serves `upcaster` as `angzarr.UpcasterService`, by default on its
     /// domain's aggregate address (where the coordinator calls it).
     pub fn upcaster<U: Upcaster>(self, upcaster: U) -> Self {
-        let label = format!("upcaster {} (domain {})", upcaster.name(), upcaster.domain());
+        let label = format!(
+            "upcaster {} (domain {})",
+            upcaster.name(),
+            upcaster.domain()
+        );
         let names = [upcaster.name().to_owned(), upcaster.name().to_owned()];
         let qualifier = upcaster.domain().to_owned();
         let service = UpcasterService::new(upcaster);
@@ -298,8 +306,7 @@ impl<L> Server<L> {
         name: impl Into<String>,
         address: impl Into<ListenAddress>,
     ) -> Self {
-        self.component_addresses
-            .push((name.into(), address.into()));
+        self.component_addresses.push((name.into(), address.into()));
         self
     }
 
@@ -460,9 +467,7 @@ impl<L> Server<L> {
             let address = match (chosen, &self.address, registration.kind) {
                 (Some(address), _, _) => address,
                 (None, Some(address), _) => address.clone(),
-                (None, None, Some(kind)) => {
-                    ListenAddress::from_env(kind, &registration.qualifier)?
-                }
+                (None, None, Some(kind)) => ListenAddress::from_env(kind, &registration.qualifier)?,
                 // A plain service goes with the first component.
                 (None, None, None) => match groups.first() {
                     Some((address, _)) => address.clone(),
@@ -626,7 +631,9 @@ impl BoundListener {
         }
         health_names.dedup();
         for name in &health_names {
-            health.set_service_status(*name, ServingStatus::Serving).await;
+            health
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
         }
         let mut reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(angzarr_proto::FILE_DESCRIPTOR_SET)
@@ -673,7 +680,10 @@ impl BoundListener {
         })
     }
 
-    async fn run(self, stopped: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    async fn run(
+        self,
+        stopped: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let BoundListener {
             listener,
             service,
@@ -693,7 +703,11 @@ impl BoundListener {
             }
             Listener::Unix(listener, _) => {
                 transport
-                    .serve_with_incoming_shutdown(service, UnixListenerStream::new(listener), stopped)
+                    .serve_with_incoming_shutdown(
+                        service,
+                        UnixListenerStream::new(listener),
+                        stopped,
+                    )
                     .await?;
             }
         }

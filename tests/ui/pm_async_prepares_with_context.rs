@@ -1,0 +1,23 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use angzarr_client::proto::{Cover, RejectionNotification};
+use examples::proto::{
+    DepositFunds, FundsDeposited, FundsReserved, PlayerRegistered, PlayerState, RegisterPlayer,
+    ReleaseFunds, ReserveFunds,
+};
+
+struct BuyIn;
+
+#[process_manager(name = "buy-in", sources = ["player"], targets = ["table"], state = PlayerState)]
+impl BuyIn {
+    #[prepares(FundsReserved)]
+    async fn destinations(&self, _event: &FundsReserved, _ctx: &PmContext) -> Vec<Cover> {
+        Vec::new()
+    }
+
+    #[handles(FundsReserved)]
+    fn start(&self, _event: &FundsReserved) -> PmOutput {
+        PmOutput::new()
+    }
+}
+fn main() {}

@@ -1,0 +1,20 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use angzarr_client::proto::{Cover, RejectionNotification};
+use examples::proto::{
+    DepositFunds, FundsDeposited, FundsReserved, PlayerRegistered, PlayerState, RegisterPlayer,
+    ReleaseFunds, ReserveFunds,
+};
+
+struct Seating;
+
+struct Seats(u32);
+
+#[projector(name = "seating", domains = ["table"])]
+impl Seating {
+    #[handles(FundsReserved)]
+    fn reserved(&self, _event: &FundsReserved) -> Seats {
+        Seats(1)
+    }
+}
+fn main() {}

@@ -1,0 +1,23 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use angzarr_client::proto::{Cover, RejectionNotification};
+use examples::proto::{
+    DepositFunds, FundsDeposited, FundsReserved, PlayerRegistered, PlayerState, RegisterPlayer,
+    ReleaseFunds, ReserveFunds,
+};
+
+struct Echo;
+
+#[saga(name = "echo", source = "table", target = "player")]
+impl Echo {
+    #[prepares(FundsReserved)]
+    fn destinations(&self, _event: &FundsReserved) -> Vec<Cover> {
+        Vec::new()
+    }
+
+    #[handles(FundsReserved)]
+    fn reserve(&self, _event: &FundsReserved) -> Command<ReleaseFunds> {
+        Command::new(uuid::Uuid::nil(), ReleaseFunds::default())
+    }
+}
+fn main() {}

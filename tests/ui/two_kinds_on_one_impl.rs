@@ -1,0 +1,19 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use angzarr_client::proto::{Cover, RejectionNotification};
+use examples::proto::{
+    DepositFunds, FundsDeposited, FundsReserved, PlayerRegistered, PlayerState, RegisterPlayer,
+    ReleaseFunds, ReserveFunds,
+};
+
+struct Both;
+
+#[saga(name = "both", source = "table", target = "player")]
+#[projector(name = "both", domains = ["table"])]
+impl Both {
+    #[handles(FundsReserved)]
+    fn reserve(&self, _event: &FundsReserved) -> Command<ReleaseFunds> {
+        Command::new(uuid::Uuid::nil(), ReleaseFunds::default())
+    }
+}
+fn main() {}
