@@ -1,24 +1,39 @@
 //! Reading a delivered book: what sagas, process managers and projectors
 //! share.
 
-use angzarr_proto::{Any, EventBook, Notification};
+use angzarr_proto::{Any, EventBook, NoOp, Notification};
 
-/// The events of `book` in order, with their pages' sequences: `angzarr.NoOp`
-/// placeholders and pages without an inline event are skipped, since there
-/// is nothing to react to.
-pub(crate) fn events(book: &EventBook) -> impl Iterator<Item = (Option<u32>, &Any)> {
-    book.pages.iter().filter_map(|page| {
-        if page.is_no_op() {
-            return None;
-        }
-        page.event().map(|event| (page.sequence(), event))
-    })
+use crate::MessageName;
+
+const NO_OP: MessageName = MessageName::of::<NoOp>();
+const NOTIFICATION: MessageName = MessageName::of::<Notification>();
+
+/// One event of a delivered book.
+pub(crate) struct Delivered<'a> {
+    /// The page's sequence.
+    pub sequence: Option<u32>,
+    /// The packed event.
+    pub event: &'a Any,
 }
 
-/// Whether `event` is a rejection notification (`angzarr.Notification`)
-/// rather than a domain event.
-pub(crate) fn is_notification(event: &Any) -> bool {
-    angzarr_proto::type_url::matches::<Notification>(&event.type_url)
+impl Delivered<'_> {
+    /// Whether it is a rejection notification (`angzarr.Notification`)
+    /// rather than a domain event.
+    pub fn is_notification(&self) -> bool {
+        NOTIFICATION.matches(&self.event.type_url)
+    }
+}
+
+/// The events of `book` in order: `angzarr.NoOp` placeholders and pages
+/// without an inline event are skipped, since there is nothing to react to.
+pub(crate) fn events(book: &EventBook) -> impl Iterator<Item = Delivered<'_>> {
+    book.pages.iter().filter_map(|page| {
+        let event = page.event()?;
+        (!NO_OP.matches(&event.type_url)).then(|| Delivered {
+            sequence: page.sequence(),
+            event,
+        })
+    })
 }
 
 /// The rejection a notification carries: an `angzarr.Notification` whose

@@ -38,9 +38,11 @@ impl MessageName {
     }
 
     /// Whether `type_url` names this message, by the one matching rule of
-    /// [`angzarr_proto::type_url`].
+    /// [`angzarr_proto::type_url`] (compared from the URL's end, without
+    /// scanning for its `/`).
+    #[inline]
     pub fn matches(&self, type_url: &str) -> bool {
-        self.is_named(type_url::type_name(type_url))
+        type_url::matches_parts(type_url, self.package, self.name)
     }
 
     /// Whether `full_name` (a type URL's part after its last `/`) is this
@@ -56,10 +58,17 @@ impl MessageName {
             && full_name.as_bytes()[self.package.len()] == b'.'
     }
 
-    /// Position of the first name in `table` that `type_url` matches. The
-    /// type URL is split once, then compared entry by entry (length first).
+    /// Position of the first name in `table` that `type_url` matches, each
+    /// entry compared against the URL's end.
+    #[inline]
     pub fn find(table: &[MessageName], type_url: &str) -> Option<usize> {
-        let full_name = type_url::type_name(type_url);
+        table.iter().position(|name| name.matches(type_url))
+    }
+
+    /// Position of the first name in `table` equal to `full_name` (a type
+    /// URL's part after its last `/`).
+    #[inline]
+    pub fn find_named(table: &[MessageName], full_name: &str) -> Option<usize> {
         table.iter().position(|name| name.is_named(full_name))
     }
 }

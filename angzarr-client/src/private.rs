@@ -31,22 +31,20 @@ pub fn into_output<Shape, R: HandlerOutput<Shape>>(
     Ok(returned.into_output()?)
 }
 
-/// Converts what a saga handler returned into effects or an error.
+/// Adds what a saga handler returned to `effects`, or returns its error.
 pub fn saga_effects<Shape, R: HandlerReactions<kind::Saga, Shape>>(
     returned: R,
-) -> Result<Effects, ComponentError> {
-    let mut effects = Effects::new();
-    returned.into_effects(&mut effects)?;
-    Ok(effects)
+    effects: &mut Effects,
+) -> Result<(), ComponentError> {
+    Ok(returned.into_effects(effects)?)
 }
 
-/// Converts what a process-manager handler returned into effects or an error.
+/// Adds what a process-manager handler returned to `effects`, or returns its error.
 pub fn pm_effects<Shape, R: HandlerReactions<kind::ProcessManager, Shape>>(
     returned: R,
-) -> Result<Effects, ComponentError> {
-    let mut effects = Effects::new();
-    returned.into_effects(&mut effects)?;
-    Ok(effects)
+    effects: &mut Effects,
+) -> Result<(), ComponentError> {
+    Ok(returned.into_effects(effects)?)
 }
 
 /// Converts what a `#[prepares]` method returned into covers or an error.

@@ -94,10 +94,33 @@ fn cow_domains(ctx: &Ctx<'_>, domains: &[String]) -> TokenStream {
     quote!(&[#(#private::Cow::Borrowed(#domains)),*])
 }
 
+/// How what a handler returns is converted: `function(returned)`, with
+/// `extra` arguments after it (`, effects` where handlers add to a sink).
+struct Convert {
+    function: TokenStream,
+    extra: TokenStream,
+}
+
+impl Convert {
+    fn into(function: TokenStream) -> Self {
+        Convert {
+            function,
+            extra: quote!(),
+        }
+    }
+
+    fn adding_to_effects(function: TokenStream) -> Self {
+        Convert {
+            function,
+            extra: quote!(, effects),
+        }
+    }
+}
+
 /// The call of a handler with its arguments in the order written (the
 /// message decoded by value or by reference, the state, the context), and
 /// the conversion of what it returns through `convert`.
-fn invoke(call: &Call, convert: &TokenStream) -> TokenStream {
+fn invoke(call: &Call, convert: &Convert) -> TokenStream {
     let method = &call.method;
     let message_ty = &call.message.ty;
     let message = if call.message.by_ref {
@@ -120,11 +143,37 @@ fn invoke(call: &Call, convert: &TokenStream) -> TokenStream {
         quote!()
     };
     let output = &call.output;
-    let converted = quote_spanned!(output.span()=> #convert(returned));
+    let Convert { function, extra } = convert;
+    let converted = quote_spanned!(output.span()=> #function(returned #extra));
     quote! {
         let returned = #target(#message #(, #extras)*)#awaited;
         #converted
     }
+}
+
+/// The future a dispatch method returns: an `async` block when a handler is
+/// `async`, else the answer computed at once and wrapped in `ready` (no
+/// state machine to build and poll for synchronous handlers).
+fn future_of<'c>(calls: impl IntoIterator<Item = &'c Call>, body: TokenStream) -> TokenStream {
+    if calls.into_iter().any(|call| call.is_async) {
+        quote!(async move { #body })
+    } else {
+        quote!(::core::future::ready((move || { #body })()))
+    }
+}
+
+/// [`arms`] as the future a dispatch method returns.
+fn dispatch(
+    ctx: &Ctx<'_>,
+    handlers: &[Handler],
+    decode: &str,
+    input: &TokenStream,
+    convert: &Convert,
+) -> TokenStream {
+    future_of(
+        handlers.iter().map(|handler| &handler.call),
+        arms(ctx, handlers, decode, input, convert),
+    )
 }
 
 /// `match route { i => { decode; call } ... }` over handlers of one role.
@@ -133,7 +182,7 @@ fn arms(
     handlers: &[Handler],
     decode: &str,
     input: &TokenStream,
-    convert: &TokenStream,
+    convert: &Convert,
 ) -> TokenStream {
     let private = &ctx.private;
     let name = ctx.name;
@@ -234,7 +283,7 @@ fn rejection_items(
     ctx: &Ctx<'_>,
     context: TokenStream,
     output: TokenStream,
-    convert: &TokenStream,
+    convert: &Convert,
 ) -> (TokenStream, TokenStream) {
     let private = &ctx.private;
     let name = ctx.name;
@@ -267,6 +316,20 @@ fn rejection_items(
                 }
             }
         });
+    let sink = if convert.extra.is_empty() {
+        quote!()
+    } else {
+        quote!(effects: &'a mut #private::Effects,)
+    };
+    let future = future_of(
+        model.compensators.iter().map(|c| &c.call),
+        quote! {
+            match route {
+                #(#arms)*
+                _ => ::core::result::Result::Err(#private::unknown_route(#name, route)),
+            }
+        },
+    );
     let methods = quote! {
         fn rejections(&self) -> &[#private::RejectionRoute] {
             REJECTIONS
@@ -279,15 +342,11 @@ fn rejection_items(
             notification: &'a #private::RejectionNotification,
             state: &'a Self::State,
             context: #context,
+            #sink
         ) -> impl ::core::future::Future<
             Output = ::core::result::Result<#output, #private::ComponentError>,
         > + ::core::marker::Send + 'a {
-            async move {
-                match route {
-                    #(#arms)*
-                    _ => ::core::result::Result::Err(#private::unknown_route(#name, route)),
-                }
-            }
+            #future
         }
     };
     (table, methods)
@@ -313,8 +372,8 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
         model.appliers.iter().map(|a| &a.event),
         "an event type has two #[applies] methods",
     );
-    let convert = quote!(#private::into_output);
-    let handle = arms(
+    let convert = Convert::into(quote!(#private::into_output));
+    let handle = dispatch(
         ctx,
         &model.handlers,
         "decode_command",
@@ -375,7 +434,7 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::ComponentError>,
             > + ::core::marker::Send + 'a {
-                async move { #handle }
+                #handle
             }
 
             #compensate
@@ -409,12 +468,12 @@ fn saga(ctx: &Ctx<'_>) -> TokenStream {
         model.handlers.iter().map(|h| &h.message),
         "an event type has two #[handles] methods",
     );
-    let handle = arms(
+    let handle = dispatch(
         ctx,
         &model.handlers,
         "decode_event",
         &quote!(event),
-        &quote!(#private::saga_effects),
+        &Convert::adding_to_effects(quote!(#private::saga_effects)),
     );
     quote! {
         #events
@@ -442,10 +501,11 @@ fn saga(ctx: &Ctx<'_>) -> TokenStream {
                 route: usize,
                 event: &'a #private::Any,
                 context: #private::SagaContext<'a>,
+                effects: &'a mut #private::Effects,
             ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#private::Effects, #private::ComponentError>,
+                Output = ::core::result::Result<(), #private::ComponentError>,
             > + ::core::marker::Send + 'a {
-                async move { #handle }
+                #handle
             }
         }
     }
@@ -476,8 +536,8 @@ fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
         model.appliers.iter().map(|a| &a.event),
         "an event type has two #[applies] methods",
     );
-    let convert = quote!(#private::pm_effects);
-    let handle = arms(
+    let convert = Convert::adding_to_effects(quote!(#private::pm_effects));
+    let handle = dispatch(
         ctx,
         &model.handlers,
         "decode_event",
@@ -489,12 +549,12 @@ fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
         &model.preparers,
         "decode_event",
         &quote!(event),
-        &quote!(#private::destinations),
+        &Convert::into(quote!(#private::destinations)),
     );
     let (rejections, compensate) = rejection_items(
         ctx,
         quote!(#private::PmContext<'a>),
-        quote!(#private::Effects),
+        quote!(()),
         &convert,
     );
     let state = state_items(ctx);
@@ -544,10 +604,11 @@ fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
                 event: &'a #private::Any,
                 state: &'a Self::State,
                 context: #private::PmContext<'a>,
+                effects: &'a mut #private::Effects,
             ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#private::Effects, #private::ComponentError>,
+                Output = ::core::result::Result<(), #private::ComponentError>,
             > + ::core::marker::Send + 'a {
-                async move { #handle }
+                #handle
             }
 
             #compensate
@@ -567,12 +628,12 @@ fn projector(ctx: &Ctx<'_>) -> TokenStream {
         model.handlers.iter().map(|h| &h.message),
         "an event type has two #[handles] methods",
     );
-    let handle = arms(
+    let handle = dispatch(
         ctx,
         &model.handlers,
         "decode_event",
         &quote!(event),
-        &quote!(#private::projected),
+        &Convert::into(quote!(#private::projected)),
     );
     quote! {
         #events
@@ -599,7 +660,7 @@ fn projector(ctx: &Ctx<'_>) -> TokenStream {
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<#private::Projected, #private::ComponentError>,
             > + ::core::marker::Send + 'a {
-                async move { #handle }
+                #handle
             }
         }
     }
@@ -622,7 +683,7 @@ fn upcaster(ctx: &Ctx<'_>) -> TokenStream {
         &model.rules,
         "decode_event",
         &quote!(event),
-        &quote!(#private::upcast_output),
+        &Convert::into(quote!(#private::upcast_output)),
     );
     // Chains must settle: checked at compile time for rules whose new type
     // is visible in the signature (`-> New` or `-> Result<New, _>`).

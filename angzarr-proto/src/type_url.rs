@@ -24,16 +24,26 @@ pub const ANGZARR_PREFIX: &str = "type.angzarr.io/";
 
 /// The type URL this project emits for `M`: `type.googleapis.com/<full name>`.
 pub fn of<M: Name>() -> String {
-    if M::PACKAGE.is_empty() {
-        format!("{GOOGLE_PREFIX}{}", M::NAME)
-    } else {
-        format!("{GOOGLE_PREFIX}{}.{}", M::PACKAGE, M::NAME)
+    // Built by hand: every packed event pays for this, and the formatting
+    // machinery costs several times the copy.
+    let mut url = String::with_capacity(GOOGLE_PREFIX.len() + M::PACKAGE.len() + 1 + M::NAME.len());
+    url.push_str(GOOGLE_PREFIX);
+    if !M::PACKAGE.is_empty() {
+        url.push_str(M::PACKAGE);
+        url.push('.');
     }
+    url.push_str(M::NAME);
+    url
 }
 
 /// The full message name a type URL refers to: what follows its last `/`.
 pub fn type_name(type_url: &str) -> &str {
-    type_url.rsplit_once('/').map_or(type_url, |(_, name)| name)
+    // Scanning back from the end touches only the name, which is short;
+    // every dispatch calls this once per page.
+    match type_url.bytes().rposition(|byte| byte == b'/') {
+        Some(slash) => &type_url[slash + 1..],
+        None => type_url,
+    }
 }
 
 /// Whether `type_url` names the message `M`, by the one matching rule.
@@ -41,7 +51,7 @@ pub fn type_name(type_url: &str) -> &str {
 /// Allocation-free: the full name is compared piecewise against
 /// [`Name::PACKAGE`] and [`Name::NAME`], so this is cheap on hot paths.
 pub fn matches<M: Name>(type_url: &str) -> bool {
-    is_full_name(type_name(type_url), M::PACKAGE, M::NAME)
+    matches_parts(type_url, M::PACKAGE, M::NAME)
 }
 
 /// Whether `type_url` names the message whose full name is `full_name`.
@@ -49,21 +59,58 @@ pub fn matches_name(type_url: &str, full_name: &str) -> bool {
     type_name(type_url) == full_name
 }
 
-/// Whether `candidate` equals `package.name` (or `name` when the package is empty).
-fn is_full_name(candidate: &str, package: &str, name: &str) -> bool {
-    if package.is_empty() {
-        return candidate == name;
-    }
-    candidate.len() == package.len() + 1 + name.len()
-        && candidate.starts_with(package)
-        && candidate.as_bytes()[package.len()] == b'.'
-        && candidate.ends_with(name)
+/// Whether `type_url` (or a bare full name) names the message `name` of
+/// protobuf package `package` (empty for none): its part after the last `/`
+/// is `package.name`.
+///
+/// The URL is compared from its end, so nothing is scanned for the `/`:
+/// dispatch tables call this for every entry of every page.
+#[inline]
+pub fn matches_parts(type_url: &str, package: &str, name: &str) -> bool {
+    let url = type_url.as_bytes();
+    let full = if package.is_empty() {
+        name.len()
+    } else {
+        package.len() + 1 + name.len()
+    };
+    let Some(start) = url.len().checked_sub(full) else {
+        return false;
+    };
+    // Names differ mostly at their end, packages rarely: compare the name first.
+    url.ends_with(name.as_bytes())
+        && (start == 0 || url[start - 1] == b'/')
+        && (package.is_empty()
+            || (url[start + package.len()] == b'.'
+                && &url[start..start + package.len()] == package.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{Cover, NoOp};
+
+    #[test]
+    fn matching_compares_the_part_after_the_last_slash() {
+        let cases = [
+            ("type.googleapis.com/angzarr.NoOp", true),
+            ("type.angzarr.io/angzarr.NoOp", true),
+            ("angzarr.NoOp", true),
+            ("a/b/angzarr.NoOp", true),
+            ("type.googleapis.com/xangzarr.NoOp", false),
+            ("type.googleapis.com/angzarr.XNoOp", false),
+            ("type.googleapis.com/angzarr_NoOp", false),
+            ("type.googleapis.com/other.angzarr.NoOp", false),
+            ("angzarr.NoOp/", false),
+            ("NoOp", false),
+            ("", false),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(matches::<NoOp>(url), expected, "{url}");
+            assert_eq!(matches_name(url, "angzarr.NoOp"), expected, "{url}");
+        }
+        assert!(matches_parts("type.googleapis.com/Bare", "", "Bare"));
+        assert!(!matches_parts("type.googleapis.com/x.Bare", "", "Bare"));
+    }
 
     #[test]
     fn emits_the_google_prefix() {
@@ -107,7 +154,7 @@ mod tests {
 
     #[test]
     fn empty_package_compares_the_bare_name() {
-        assert!(is_full_name("Msg", "", "Msg"));
-        assert!(!is_full_name(".Msg", "", "Msg"));
+        assert!(matches_parts("Msg", "", "Msg"));
+        assert!(!matches_parts(".Msg", "", "Msg"));
     }
 }

@@ -60,7 +60,7 @@ pub trait ProcessManager: Send + Sync + 'static {
     /// Trigger event types handled (`#[handles]`), in route order.
     fn triggers(&self) -> &[MessageName];
 
-    /// The route of a trigger's type URL, if this process manager handles it.
+    /// The route of an event's type URL, if it is handled.
     fn route(&self, type_url: &str) -> Option<usize> {
         MessageName::find(self.triggers(), type_url)
     }
@@ -86,14 +86,16 @@ pub trait ProcessManager: Send + Sync + 'static {
         )))
     }
 
-    /// Runs the handler of `route` (from [`route`](Self::route)) on one trigger event.
+    /// Runs the handler of `route` (from [`route`](Self::route)) on one
+    /// trigger event, adding what it asks for to `effects`.
     fn handle<'a>(
         &'a self,
         route: usize,
         event: &'a Any,
         state: &'a Self::State,
         context: PmContext<'a>,
-    ) -> impl Future<Output = Result<Effects, ComponentError>> + Send + 'a;
+        effects: &'a mut Effects,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a;
 
     /// Types of its own events applied to state.
     fn events(&self) -> &[MessageName];
@@ -107,15 +109,17 @@ pub trait ProcessManager: Send + Sync + 'static {
         &[]
     }
 
-    /// Runs the `#[rejected]` handler of `route` (into [`rejections`](Self::rejections)).
+    /// Runs the `#[rejected]` handler of `route` (into
+    /// [`rejections`](Self::rejections)), adding what it asks for to `effects`.
     fn compensate<'a>(
         &'a self,
         route: usize,
         notification: &'a RejectionNotification,
         state: &'a Self::State,
         context: PmContext<'a>,
-    ) -> impl Future<Output = Result<Effects, ComponentError>> + Send + 'a {
-        let _ = (notification, state, context);
+        effects: &'a mut Effects,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
+        let _ = (notification, state, context, effects);
         std::future::ready(Err(ComponentError::Internal(format!(
             "process manager {} has no rejection route {route}",
             self.name()

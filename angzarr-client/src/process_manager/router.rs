@@ -10,12 +10,13 @@ use crate::decode::{decode_event, decode_state};
 use crate::effects::kind;
 use crate::{ComponentError, Effects, HandlerReactions, MessageName, RejectionRoute};
 
-type HandleFn<S> =
-    Box<dyn Fn(&Any, &S, &PmContext<'_>) -> Result<Effects, ComponentError> + Send + Sync>;
+type HandleFn<S> = Box<
+    dyn Fn(&Any, &S, &PmContext<'_>, &mut Effects) -> Result<(), ComponentError> + Send + Sync,
+>;
 type PrepareFn<S> = Box<dyn Fn(&Any, &S) -> Result<Vec<Cover>, ComponentError> + Send + Sync>;
 type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), ComponentError> + Send + Sync>;
 type CompensateFn<S> = Box<
-    dyn Fn(&RejectionNotification, &S, &PmContext<'_>) -> Result<Effects, ComponentError>
+    dyn Fn(&RejectionNotification, &S, &PmContext<'_>, &mut Effects) -> Result<(), ComponentError>
         + Send
         + Sync,
 >;
@@ -25,7 +26,7 @@ type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, ComponentError>);
 ///
 /// ```
 /// use angzarr_client::{Command, ProcessManagerRouter, PmOutput};
-/// use angzarr_client::proto::{Cover, NoOp};
+/// use angzarr_client::proto::{Cover, Edition, NoOp};
 ///
 /// #[derive(Default)]
 /// struct Progress {
@@ -35,8 +36,8 @@ type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, ComponentError>);
 /// let pm = ProcessManagerRouter::new("checkout", Progress::default)
 ///     .source("order")
 ///     .target("payment")
-///     .prepare(|_: NoOp, _: &Progress| Cover::new("payment", uuid::Uuid::from_u128(1)))
-///     .on(|_: NoOp, state: &Progress| {
+///     .prepare(|_: Edition, _: &Progress| Cover::new("payment", uuid::Uuid::from_u128(1)))
+///     .on(|_: Edition, state: &Progress| {
 ///         PmOutput::new()
 ///             .event(Cover { domain: format!("step {}", state.steps + 1), ..Default::default() })
 ///             .command(Command::new(uuid::Uuid::from_u128(1), NoOp::default()))
@@ -149,12 +150,11 @@ impl<S: Send + Sync + 'static> ProcessManagerRouter<S> {
             self.name
         );
         self.triggers.push(name);
-        self.handlers.push(Box::new(move |event, state, context| {
-            let event = decode_event::<E>(event)?;
-            let mut effects = Effects::new();
-            handler(event, state, context).into_effects(&mut effects)?;
-            Ok(effects)
-        }));
+        self.handlers
+            .push(Box::new(move |event, state, context, effects| {
+                let event = decode_event::<E>(event)?;
+                Ok(handler(event, state, context).into_effects(effects)?)
+            }));
         self
     }
 
@@ -208,10 +208,8 @@ impl<S: Send + Sync + 'static> ProcessManagerRouter<S> {
         );
         self.rejections.push(route);
         self.compensators
-            .push(Box::new(move |notification, state, context| {
-                let mut effects = Effects::new();
-                handler(notification, state, context).into_effects(&mut effects)?;
-                Ok(effects)
+            .push(Box::new(move |notification, state, context, effects| {
+                Ok(handler(notification, state, context).into_effects(effects)?)
             }));
         self
     }
@@ -272,9 +270,10 @@ impl<S: Send + Sync + 'static> ProcessManager for ProcessManagerRouter<S> {
         event: &'a Any,
         state: &'a S,
         context: PmContext<'a>,
-    ) -> impl Future<Output = Result<Effects, ComponentError>> + Send + 'a {
+        effects: &'a mut Effects,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
         ready(match self.handlers.get(route) {
-            Some(handler) => handler(event, state, &context),
+            Some(handler) => handler(event, state, &context, effects),
             None => Err(missing_route(&self.name, "trigger", route)),
         })
     }
@@ -300,9 +299,10 @@ impl<S: Send + Sync + 'static> ProcessManager for ProcessManagerRouter<S> {
         notification: &'a RejectionNotification,
         state: &'a S,
         context: PmContext<'a>,
-    ) -> impl Future<Output = Result<Effects, ComponentError>> + Send + 'a {
+        effects: &'a mut Effects,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
         ready(match self.compensators.get(route) {
-            Some(handler) => handler(notification, state, &context),
+            Some(handler) => handler(notification, state, &context, effects),
             None => Err(missing_route(&self.name, "rejection", route)),
         })
     }

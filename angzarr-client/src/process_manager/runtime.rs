@@ -66,13 +66,14 @@ pub fn prepare<P: ProcessManager>(
     };
     let workflow = Workflow::load(pm, request.process_state.as_ref(), cover)?;
     let mut destinations: Vec<Cover> = Vec::new();
-    for (sequence, event) in consume::events(trigger) {
-        if consume::is_notification(event) {
+    for delivered in consume::events(trigger) {
+        if delivered.is_notification() {
             continue;
         }
-        let Some(route) = MessageName::find(pm.prepared(), &event.type_url) else {
+        let Some(route) = MessageName::find(pm.prepared(), &delivered.event.type_url) else {
             continue;
         };
+        let (sequence, event) = (delivered.sequence, delivered.event);
         let prepared = pm
             .prepare(route, event, &workflow.state)
             .map_err(|error| error.at_sequence(sequence))?;
@@ -216,7 +217,8 @@ impl<S> Workflow<S> {
         destination_sequences: &HashMap<String, u32>,
     ) -> Result<Effects, ComponentError> {
         let mut effects = Effects::new();
-        for (sequence, event) in consume::events(trigger) {
+        for delivered in consume::events(trigger) {
+            let (sequence, event) = (delivered.sequence, delivered.event);
             let context = PmContext::new(
                 cover,
                 &self.process,
@@ -224,24 +226,25 @@ impl<S> Workflow<S> {
                 reported_sequence(self.next, self.produced),
                 destination_sequences,
             );
-            let produced = if consume::is_notification(event) {
+            let before = effects.events.len();
+            if delivered.is_notification() {
                 let rejection = consume::unpack_rejection(event)?;
                 let Some(route) = consume::rejection_route(pm.rejections(), &rejection) else {
                     continue;
                 };
-                pm.compensate(route, &rejection, &self.state, context)
-                    .await?
+                pm.compensate(route, &rejection, &self.state, context, &mut effects)
+                    .await?;
             } else if from == Trigger::Source {
                 let Some(route) = pm.route(&event.type_url) else {
                     continue;
                 };
-                pm.handle(route, event, &self.state, context)
+                pm.handle(route, event, &self.state, context, &mut effects)
                     .await
-                    .map_err(|error| error.at_sequence(sequence))?
+                    .map_err(|error| error.at_sequence(sequence))?;
             } else {
                 continue;
-            };
-            for own in &produced.events {
+            }
+            for own in &effects.events[before..] {
                 pm.apply(&mut self.state, own).map_err(|error| {
                     ComponentError::Internal(format!(
                         "process manager {} produced an event it cannot apply: {error}",
@@ -249,8 +252,7 @@ impl<S> Workflow<S> {
                     ))
                 })?;
             }
-            self.produced += produced.events.len();
-            effects.extend(produced);
+            self.produced = effects.events.len();
         }
         Ok(effects)
     }

@@ -20,7 +20,7 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
-/// use angzarr_client::proto::{Cover, NoOp};
+/// use angzarr_client::proto::{Cover, Edition, NoOp};
 ///
 /// #[derive(Default)]
 /// struct Seen(u32);
@@ -28,7 +28,7 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 /// let pm = ProcessManagerRouter::new("tally", Seen::default)
 ///     .source("table")
 ///     .target("player")
-///     .on(|_: NoOp, seen: &Seen| {
+///     .on(|_: Edition, seen: &Seen| {
 ///         PmOutput::new()
 ///             .event(Cover { domain: format!("seen {}", seen.0 + 1), ..Default::default() })
 ///             .command(Command::new(uuid::Uuid::from_u128(3), NoOp::default()))
@@ -37,7 +37,7 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ProcessManagerTest::new(pm)
 ///     .given(Cover { domain: "seen 1".into(), ..Default::default() })
-///     .when(NoOp::default())
+///     .when(Edition::default())
 ///     .then_event(|event: &Cover| assert_eq!(event.domain, "seen 2"))
 ///     .then_command(|to: &Cover, _: &NoOp| assert_eq!(to.domain, "player"))
 ///     .then_state(|seen| assert_eq!(seen.0, 2));

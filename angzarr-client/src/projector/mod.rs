@@ -51,7 +51,7 @@ pub trait Projector: Send + Sync + 'static {
     /// Event types handled, in route order.
     fn events(&self) -> &[MessageName];
 
-    /// The route of an event type URL, if this projector handles it.
+    /// The route of an event's type URL, if it is handled.
     fn route(&self, type_url: &str) -> Option<usize> {
         MessageName::find(self.events(), type_url)
     }

@@ -17,12 +17,12 @@ type EventFn =
 /// ```
 /// use std::sync::{Arc, Mutex};
 /// use angzarr_client::ProjectorRouter;
-/// use angzarr_client::proto::NoOp;
+/// use angzarr_client::proto::Edition;
 ///
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let log = Arc::clone(&seen);
 /// let projector = ProjectorRouter::new("audit-log", ["player", "table"])
-///     .on(move |event: NoOp| log.lock().unwrap().push(event.reason));
+///     .on(move |event: Edition| log.lock().unwrap().push(event.name));
 /// # let _ = projector;
 /// ```
 pub struct ProjectorRouter {

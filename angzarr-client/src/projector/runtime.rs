@@ -42,16 +42,18 @@ pub async fn handle<P: Projector>(
         return Ok(projection);
     }
 
+    let root = cover.root_uuid().unwrap_or_default();
     let mut message = None;
     let mut cloud_events = Vec::new();
-    for (sequence, event) in consume::events(book) {
-        if consume::is_notification(event) {
+    for delivered in consume::events(book) {
+        if delivered.is_notification() {
             continue;
         }
-        let Some(route) = projector.route(&event.type_url) else {
+        let Some(route) = projector.route(&delivered.event.type_url) else {
             continue;
         };
-        let context = ProjectionContext::new(cover, sequence, speculative);
+        let (sequence, event) = (delivered.sequence, delivered.event);
+        let context = ProjectionContext::with_root(cover, root, sequence, speculative);
         let produced = projector
             .handle(route, event, context)
             .await
@@ -59,8 +61,10 @@ pub async fn handle<P: Projector>(
         if produced.projection.is_some() {
             message = produced.projection;
         }
-        for (position, cloud_event) in produced.cloud_events.into_iter().enumerate() {
-            cloud_events.push(cloud_event.complete(cover, sequence, event, position));
+        if !produced.cloud_events.is_empty() {
+            for (position, cloud_event) in produced.cloud_events.into_iter().enumerate() {
+                cloud_events.push(cloud_event.complete(cover, sequence, event, position));
+            }
         }
     }
     projection.projection = match (message, cloud_events.is_empty()) {

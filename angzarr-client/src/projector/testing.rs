@@ -14,13 +14,13 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
-/// use angzarr_client::proto::{Cover, NoOp};
+/// use angzarr_client::proto::{Cover, Edition};
 ///
 /// let projector = ProjectorRouter::new("echo", ["table"])
-///     .on(|event: NoOp| Cover { domain: event.reason, ..Default::default() });
+///     .on(|event: Edition| Cover { domain: event.name, ..Default::default() });
 ///
 /// ProjectorTest::new(projector)
-///     .when(NoOp { reason: "seated".into(), ..Default::default() })
+///     .when(Edition { name: "seated".into(), ..Default::default() })
 ///     .then_projection(|echo: &Cover| assert_eq!(echo.domain, "seated"));
 /// ```
 pub struct ProjectorTest<P: Projector> {

@@ -30,9 +30,20 @@ impl<'a> SagaContext<'a> {
         sequence: Option<u32>,
         destination_sequences: &'a HashMap<String, u32>,
     ) -> Self {
+        let root = source.root_uuid().unwrap_or_default();
+        Self::with_root(source, root, sequence, destination_sequences)
+    }
+
+    /// [`new`](Self::new) with the cover's root already read (once per book).
+    pub(crate) fn with_root(
+        source: &'a Cover,
+        root: uuid::Uuid,
+        sequence: Option<u32>,
+        destination_sequences: &'a HashMap<String, u32>,
+    ) -> Self {
         SagaContext {
             source,
-            root: source.root_uuid().unwrap_or_default(),
+            root,
             sequence,
             destination_sequences,
         }

@@ -49,16 +49,18 @@ pub trait Saga: Send + Sync + 'static {
     /// Event types handled, in route order.
     fn events(&self) -> &[MessageName];
 
-    /// The route of an event type URL, if this saga handles it.
+    /// The route of an event's type URL, if it is handled.
     fn route(&self, type_url: &str) -> Option<usize> {
         MessageName::find(self.events(), type_url)
     }
 
-    /// Runs the handler of `route` (from [`route`](Self::route)) on one event.
+    /// Runs the handler of `route` (from [`route`](Self::route)) on one
+    /// event, adding the commands and facts it asks for to `effects`.
     fn handle<'a>(
         &'a self,
         route: usize,
         event: &'a Any,
         context: SagaContext<'a>,
-    ) -> impl Future<Output = Result<Effects, ComponentError>> + Send + 'a;
+        effects: &'a mut Effects,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a;
 }

@@ -10,19 +10,21 @@ use crate::decode::decode_event;
 use crate::effects::kind;
 use crate::{ComponentError, Effects, HandlerReactions, MessageName};
 
-type EventFn = Box<dyn Fn(&Any, &SagaContext<'_>) -> Result<Effects, ComponentError> + Send + Sync>;
+type EventFn = Box<
+    dyn Fn(&Any, &SagaContext<'_>, &mut Effects) -> Result<(), ComponentError> + Send + Sync,
+>;
 
 /// A saga built from functions: one handler per event type.
 ///
 /// ```
 /// use angzarr_client::{Command, SagaRouter};
-/// use angzarr_client::proto::{Cover, NoOp};
+/// use angzarr_client::proto::{Cover, Edition};
 ///
 /// // Event types are inferred from the handlers' parameters.
 /// let saga = SagaRouter::new("saga-audit", "player")
 ///     .target("audit")
-///     .on(|event: NoOp| Command::new(uuid::Uuid::from_u128(1), Cover {
-///         domain: format!("seen {}", event.original_sequence),
+///     .on(|event: Edition| Command::new(uuid::Uuid::from_u128(1), Cover {
+///         domain: format!("seen {}", event.name),
 ///         ..Default::default()
 ///     }));
 /// # let _ = saga;
@@ -87,11 +89,9 @@ impl SagaRouter {
             self.name
         );
         self.events.push(name);
-        self.handlers.push(Box::new(move |event, context| {
+        self.handlers.push(Box::new(move |event, context, effects| {
             let event = decode_event::<E>(event)?;
-            let mut effects = Effects::new();
-            handler(event, context).into_effects(&mut effects)?;
-            Ok(effects)
+            Ok(handler(event, context).into_effects(effects)?)
         }));
         self
     }
@@ -119,9 +119,10 @@ impl Saga for SagaRouter {
         route: usize,
         event: &'a Any,
         context: SagaContext<'a>,
-    ) -> impl Future<Output = Result<Effects, ComponentError>> + Send + 'a {
+        effects: &'a mut Effects,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
         ready(match self.handlers.get(route) {
-            Some(handler) => handler(event, &context),
+            Some(handler) => handler(event, &context, effects),
             None => Err(ComponentError::Internal(format!(
                 "saga {} has no route {route}",
                 self.name

@@ -37,20 +37,21 @@ pub async fn handle<S: Saga>(
         return Ok(SagaResponse::default());
     }
 
+    let root = cover.root_uuid().unwrap_or_default();
     let mut effects = Effects::new();
-    for (sequence, event) in consume::events(source) {
-        if consume::is_notification(event) {
+    for delivered in consume::events(source) {
+        if delivered.is_notification() {
             continue;
         }
-        let Some(route) = saga.route(&event.type_url) else {
+        let Some(route) = saga.route(&delivered.event.type_url) else {
             continue;
         };
-        let context = SagaContext::new(cover, sequence, &request.destination_sequences);
-        let produced = saga
-            .handle(route, event, context)
+        let sequence = delivered.sequence;
+        let context =
+            SagaContext::with_root(cover, root, sequence, &request.destination_sequences);
+        saga.handle(route, delivered.event, context, &mut effects)
             .await
             .map_err(|error| error.at_sequence(sequence))?;
-        effects.extend(produced);
     }
     if !effects.events.is_empty() {
         return Err(ComponentError::Internal(format!(

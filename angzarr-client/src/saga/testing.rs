@@ -15,17 +15,18 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
-/// use angzarr_client::proto::{Cover, NoOp};
+/// use angzarr_client::proto::{Cover, Edition};
 ///
+/// // Any protobuf messages will do as events and commands here.
 /// let saga = SagaRouter::new("saga-echo", "table")
 ///     .target("player")
-///     .on(|event: NoOp| Command::new(uuid::Uuid::from_u128(7), Cover {
-///         domain: event.reason,
+///     .on(|event: Edition| Command::new(uuid::Uuid::from_u128(7), Cover {
+///         domain: event.name,
 ///         ..Default::default()
 ///     }));
 ///
 /// SagaTest::new(saga)
-///     .when(NoOp { reason: "seated".into(), ..Default::default() })
+///     .when(Edition { name: "seated".into(), ..Default::default() })
 ///     .then_command(|to: &Cover, command: &Cover| {
 ///         assert_eq!(to.domain, "player");
 ///         assert_eq!(to.correlation_id, "saga-test");

@@ -43,7 +43,7 @@ pub trait Upcaster: Send + Sync + 'static {
     /// Old event types it upgrades (`#[upcasts]`), in route order.
     fn sources(&self) -> &[MessageName];
 
-    /// The route of an event type URL, if a rule upgrades it.
+    /// The route of an event's type URL, if a rule upgrades it.
     fn route(&self, type_url: &str) -> Option<usize> {
         MessageName::find(self.sources(), type_url)
     }

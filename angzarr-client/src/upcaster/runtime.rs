@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use angzarr_proto::{event_page, Any, UpcastRequest, UpcastResponse};
+use angzarr_proto::{event_page, Any, EventPage, PageHeader, UpcastRequest, UpcastResponse};
 
 use super::Upcaster;
 use crate::ComponentError;
@@ -50,13 +50,18 @@ pub fn upcast<U: Upcaster>(
         return Ok(UpcastResponse { events });
     }
     for page in &mut events {
-        let sequence = page.sequence();
-        let Some(event_page::Payload::Event(event)) = &mut page.payload else {
+        let EventPage {
+            header, payload, ..
+        } = page;
+        let Some(event_page::Payload::Event(event)) = payload else {
             continue;
         };
-        if let Cow::Owned(upgraded) =
-            upcast_event(upcaster, event).map_err(|error| error.at_sequence(sequence))?
-        {
+        // The header is read only to name a failing page: upcasting touches
+        // nothing but the payloads it rewrites.
+        let upgraded = upcast_event(upcaster, event).map_err(|error| {
+            error.at_sequence(header.as_ref().and_then(PageHeader::sequence))
+        })?;
+        if let Cow::Owned(upgraded) = upgraded {
             *event = upgraded;
         }
     }
