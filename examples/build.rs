@@ -7,7 +7,13 @@ fn main() -> io::Result<()> {
     println!("cargo:rerun-if-changed=proto");
 
     let descriptors = protox::compile(
-        ["examples/poker_types.proto", "examples/player.proto"],
+        [
+            "examples/poker_types.proto",
+            "examples/player.proto",
+            "examples/table.proto",
+            "examples/orchestration.proto",
+            "examples/buy_in.proto",
+        ],
         ["proto"],
     )
     .map_err(io::Error::other)?;

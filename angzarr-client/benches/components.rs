@@ -24,8 +24,7 @@ use angzarr_client::{process_manager, projector, saga, upcaster};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use examples::player::{amount, chips};
 use examples::proto::{
-    FundsDeposited, FundsReserved, PlayerRegistered, PlayerState, ReleaseFunds, ReserveFunds,
-    SitIn,
+    FundsDeposited, FundsReserved, PlayerRegistered, PlayerState, ReleaseFunds, ReserveFunds, SitIn,
 };
 use prost::Message;
 
@@ -102,7 +101,11 @@ fn saga_by_hand(request: &SagaHandleRequest) -> SagaResponse {
         return SagaResponse::default();
     }
     let root = cover.root.clone();
-    let source_seq = source.pages.last().and_then(EventPage::sequence).unwrap_or(0);
+    let source_seq = source
+        .pages
+        .last()
+        .and_then(EventPage::sequence)
+        .unwrap_or(0);
     let mut commands = Vec::with_capacity(source.pages.len());
     for page in &source.pages {
         let Some(event_page::Payload::Event(event)) = &page.payload else {
@@ -143,9 +146,16 @@ fn saga_dispatch(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("saga_100_pages");
     group.bench_function("macro", |b| {
-        b.iter(|| block_on(angzarr_client::saga::runtime::handle(&Releaser, black_box(&request))))
+        b.iter(|| {
+            block_on(angzarr_client::saga::runtime::handle(
+                &Releaser,
+                black_box(&request),
+            ))
+        })
     });
-    group.bench_function("handwritten", |b| b.iter(|| saga_by_hand(black_box(&request))));
+    group.bench_function("handwritten", |b| {
+        b.iter(|| saga_by_hand(black_box(&request)))
+    });
     group.finish();
 }
 
@@ -240,7 +250,11 @@ fn pm_by_hand(request: &ProcessManagerHandleRequest) -> ProcessManagerHandleResp
             state.bankroll = deposited.new_balance;
         }
     }
-    let next = history.pages.last().and_then(EventPage::sequence).map_or(0, |s| s + 1);
+    let next = history
+        .pages
+        .last()
+        .and_then(EventPage::sequence)
+        .map_or(0, |s| s + 1);
     let process_cover = Cover {
         domain: "banker".to_owned(),
         root: history.cover.as_ref().and_then(|c| c.root.clone()),
@@ -322,7 +336,10 @@ fn pm_handle(c: &mut Criterion) {
         &Banker, &request,
     ))
     .expect("handled");
-    assert_eq!(without_times(by_runtime), without_times(pm_by_hand(&request)));
+    assert_eq!(
+        without_times(by_runtime),
+        without_times(pm_by_hand(&request))
+    );
 
     let mut group = c.benchmark_group("process_manager_100_prior_events");
     group.bench_function("macro", |b| {
@@ -333,7 +350,9 @@ fn pm_handle(c: &mut Criterion) {
             ))
         })
     });
-    group.bench_function("handwritten", |b| b.iter(|| pm_by_hand(black_box(&request))));
+    group.bench_function("handwritten", |b| {
+        b.iter(|| pm_by_hand(black_box(&request)))
+    });
     group.finish();
 }
 

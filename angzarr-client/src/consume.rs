@@ -3,7 +3,7 @@
 
 use angzarr_proto::{Any, EventBook, NoOp, Notification};
 
-use crate::MessageName;
+use crate::{ComponentError, ComponentErrorKind, MessageName};
 
 const NO_OP: MessageName = MessageName::of::<NoOp>();
 const NOTIFICATION: MessageName = MessageName::of::<Notification>();
@@ -40,9 +40,10 @@ pub(crate) fn events(book: &EventBook) -> impl Iterator<Item = Delivered<'_>> {
 /// payload is an `angzarr.RejectionNotification`.
 pub(crate) fn unpack_rejection(
     packed: &Any,
-) -> Result<angzarr_proto::RejectionNotification, crate::ComponentError> {
+) -> Result<angzarr_proto::RejectionNotification, ComponentError> {
     use angzarr_proto::AnyExt;
-    let malformed = |reason: String| crate::ComponentError::MalformedNotification { reason };
+    let malformed =
+        |reason: String| ComponentError::from(ComponentErrorKind::MalformedNotification { reason });
     let notification = packed
         .unpack::<Notification>()
         .map_err(|error| malformed(error.to_string()))?;

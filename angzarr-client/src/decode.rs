@@ -3,31 +3,35 @@
 
 use angzarr_proto::{Any, AnyExt};
 
-use crate::ComponentError;
+use crate::{ComponentError, ComponentErrorKind};
 
 /// Decodes a command payload already routed to `C`.
 pub(crate) fn decode_command<C: prost::Name + Default>(command: &Any) -> Result<C, ComponentError> {
-    C::decode(command.value.as_slice()).map_err(|error| ComponentError::UndecodableCommand {
-        type_name: C::full_name(),
-        reason: error.to_string(),
+    C::decode(command.value.as_slice()).map_err(|error| {
+        ComponentError::from(ComponentErrorKind::UndecodableCommand {
+            type_name: C::full_name(),
+            reason: error.to_string(),
+        })
     })
 }
 
 /// Decodes an event payload already matched to `E` (the runtime adds the sequence).
 pub(crate) fn decode_event<E: prost::Name + Default>(event: &Any) -> Result<E, ComponentError> {
-    E::decode(event.value.as_slice()).map_err(|error| ComponentError::UndecodableEvent {
-        type_name: E::full_name(),
-        sequence: None,
-        reason: error.to_string(),
+    E::decode(event.value.as_slice()).map_err(|error| {
+        ComponentError::from(ComponentErrorKind::UndecodableEvent {
+            type_name: E::full_name(),
+            sequence: None,
+            reason: error.to_string(),
+        })
     })
 }
 
 /// Unpacks a snapshot's state as `S`.
 pub(crate) fn decode_state<S: prost::Name + Default>(packed: &Any) -> Result<S, ComponentError> {
-    packed
-        .unpack::<S>()
-        .map_err(|error| ComponentError::UndecodableSnapshot {
+    packed.unpack::<S>().map_err(|error| {
+        ComponentError::from(ComponentErrorKind::UndecodableSnapshot {
             sequence: 0,
             reason: error.to_string(),
         })
+    })
 }

@@ -2,16 +2,32 @@
 //! reason becomes. One type for every kind: an undecodable event is the same
 //! mistake whether an aggregate, a saga or a projector meets it.
 
+use std::fmt;
+
 use crate::Rejection;
 
 /// Why a component (aggregate, saga, process manager, projector or
-/// upcaster) could not answer a request.
+/// upcaster) could not answer a request: a [`ComponentErrorKind`], boxed.
 ///
-/// Every variant names what was wrong; [`code`](Self::code) gives the gRPC
-/// status code the caller receives.
+/// It is one pointer wide, so that the results every handler returns stay
+/// small on the hot path; [`kind`](Self::kind) tells what went wrong and
+/// [`code`](Self::code) which gRPC status the caller receives.
+///
+/// ```
+/// use angzarr_client::{ComponentError, ComponentErrorKind, Rejection};
+///
+/// let error = ComponentError::from(Rejection::precondition("Player already exists"));
+/// assert_eq!(error.code(), tonic::Code::FailedPrecondition);
+/// assert!(matches!(error.kind(), ComponentErrorKind::Rejected(_)));
+/// assert_eq!(std::mem::size_of::<ComponentError>(), std::mem::size_of::<usize>());
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct ComponentError(Box<ComponentErrorKind>);
+
+/// What went wrong, in detail. See [`ComponentError`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ComponentError {
+pub enum ComponentErrorKind {
     /// The business rules refused the command (or the event).
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -148,45 +164,91 @@ fn display_sequence(sequence: Option<u32>) -> String {
     sequence.map_or_else(|| "(deferred)".to_owned(), |sequence| sequence.to_string())
 }
 
-impl ComponentError {
+impl ComponentErrorKind {
     /// The gRPC status code the caller receives.
     pub fn code(&self) -> tonic::Code {
         match self {
-            ComponentError::Rejected(rejection) => rejection.code(),
-            ComponentError::ReplayUnsupported { .. } => tonic::Code::Unimplemented,
-            ComponentError::Internal(_) => tonic::Code::Internal,
-            ComponentError::SequenceExhausted { .. } => tonic::Code::OutOfRange,
+            ComponentErrorKind::Rejected(rejection) => rejection.code(),
+            ComponentErrorKind::ReplayUnsupported { .. } => tonic::Code::Unimplemented,
+            ComponentErrorKind::Internal(_) => tonic::Code::Internal,
+            ComponentErrorKind::SequenceExhausted { .. } => tonic::Code::OutOfRange,
             _ => tonic::Code::InvalidArgument,
         }
+    }
+}
+
+impl ComponentError {
+    /// A fault in the component itself, described by `message`.
+    pub fn internal(message: impl Into<String>) -> Self {
+        ComponentErrorKind::Internal(message.into()).into()
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ComponentErrorKind {
+        &self.0
+    }
+
+    /// What went wrong, by value.
+    pub fn into_kind(self) -> ComponentErrorKind {
+        *self.0
+    }
+
+    /// The gRPC status code the caller receives.
+    pub fn code(&self) -> tonic::Code {
+        self.0.code()
     }
 
     /// The rejection, if the business rules refused the request.
     pub fn rejection(&self) -> Option<&Rejection> {
-        match self {
-            ComponentError::Rejected(rejection) => Some(rejection),
+        match &*self.0 {
+            ComponentErrorKind::Rejected(rejection) => Some(rejection),
             _ => None,
         }
     }
 
     /// The same error, reporting the page's sequence when it is about an event.
-    pub(crate) fn at_sequence(self, at: Option<u32>) -> Self {
-        match self {
-            ComponentError::UndecodableEvent {
-                type_name, reason, ..
-            } => ComponentError::UndecodableEvent {
-                type_name,
-                sequence: at,
-                reason,
-            },
-            other => other,
+    pub(crate) fn at_sequence(mut self, at: Option<u32>) -> Self {
+        if let ComponentErrorKind::UndecodableEvent { sequence, .. } = &mut *self.0 {
+            *sequence = at;
         }
+        self
+    }
+}
+
+impl From<ComponentErrorKind> for ComponentError {
+    fn from(kind: ComponentErrorKind) -> Self {
+        ComponentError(Box::new(kind))
+    }
+}
+
+impl From<Rejection> for ComponentError {
+    fn from(rejection: Rejection) -> Self {
+        ComponentErrorKind::Rejected(rejection).into()
+    }
+}
+
+impl fmt::Display for ComponentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for ComponentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for ComponentError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&*self.0)
     }
 }
 
 impl From<ComponentError> for tonic::Status {
     fn from(error: ComponentError) -> Self {
-        match error {
-            ComponentError::Rejected(rejection) => rejection.into(),
+        match error.into_kind() {
+            ComponentErrorKind::Rejected(rejection) => rejection.into(),
             other => tonic::Status::new(other.code(), other.to_string()),
         }
     }
@@ -198,38 +260,41 @@ mod tests {
 
     #[test]
     fn codes_follow_the_convention() {
-        let status = tonic::Status::from(ComponentError::Rejected(Rejection::precondition(
+        let status = tonic::Status::from(ComponentError::from(Rejection::precondition(
             "Player already exists",
         )));
         assert_eq!(status.code(), tonic::Code::FailedPrecondition);
         assert_eq!(status.message(), "Player already exists");
-        assert_eq!(ComponentError::NoPages.code(), tonic::Code::InvalidArgument);
-        let replay = ComponentError::ReplayUnsupported {
+        assert_eq!(
+            ComponentErrorKind::NoPages.code(),
+            tonic::Code::InvalidArgument
+        );
+        let replay = ComponentErrorKind::ReplayUnsupported {
             aggregate: "Player".into(),
         };
         assert_eq!(replay.code(), tonic::Code::Unimplemented);
-        let missing = ComponentError::MissingField {
+        let missing = ComponentError::from(ComponentErrorKind::MissingField {
             request: "SagaHandleRequest",
             field: "source",
-        };
+        });
         assert_eq!(missing.code(), tonic::Code::InvalidArgument);
         assert_eq!(missing.to_string(), "SagaHandleRequest has no source");
     }
 
     #[test]
     fn messages_name_what_is_wrong() {
-        let error = ComponentError::UndecodableEvent {
+        let error = ComponentError::from(ComponentErrorKind::UndecodableEvent {
             type_name: "examples.FundsDeposited".into(),
             sequence: None,
             reason: "buffer underflow".into(),
-        }
+        })
         .at_sequence(Some(3));
         assert_eq!(
             error.to_string(),
             "event `examples.FundsDeposited` at sequence 3 does not decode: buffer underflow"
         );
         assert_eq!(
-            ComponentError::MissingEvent { sequence: None }.to_string(),
+            ComponentErrorKind::MissingEvent { sequence: None }.to_string(),
             "event page at sequence (deferred) has no inline event"
         );
     }

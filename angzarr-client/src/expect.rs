@@ -131,16 +131,18 @@ pub(crate) fn rejected<T>(
     describe: impl FnOnce(&T) -> String,
 ) {
     match result {
-        Err(crate::ComponentError::Rejected(rejection)) if rejection.message() == message => {}
-        Err(crate::ComponentError::Rejected(rejection)) => panic!(
-            "expected the rejection {message:?}, got the {:?} rejection {:?}",
-            rejection.kind(),
-            rejection.message()
-        ),
-        Err(error) => panic!(
-            "expected the rejection {message:?}, got the {:?} error: {error}",
-            error.code()
-        ),
+        Err(error) => match error.rejection() {
+            Some(rejection) if rejection.message() == message => {}
+            Some(rejection) => panic!(
+                "expected the rejection {message:?}, got the {:?} rejection {:?}",
+                rejection.kind(),
+                rejection.message()
+            ),
+            None => panic!(
+                "expected the rejection {message:?}, got the {:?} error: {error}",
+                error.code()
+            ),
+        },
         Ok(answer) => panic!(
             "expected the rejection {message:?}, got an answer:\n{}",
             describe(answer)

@@ -4,7 +4,7 @@
 
 use angzarr_proto::{Any, EventPage, Snapshot};
 
-use crate::ComponentError;
+use crate::{ComponentError, ComponentErrorKind};
 
 /// Applies every page of `pages` above `floor` (a snapshot's sequence) with
 /// `apply`, reporting a failing page's sequence.
@@ -22,7 +22,7 @@ pub(crate) fn fold_pages(
         }
         let event = page
             .event()
-            .ok_or(ComponentError::MissingEvent { sequence })?;
+            .ok_or_else(|| ComponentError::from(ComponentErrorKind::MissingEvent { sequence }))?;
         if page.is_no_op() {
             continue;
         }
@@ -38,28 +38,31 @@ pub(crate) fn restore_snapshot<S>(
     snapshot: &Snapshot,
     restore: impl FnOnce(&Any) -> Option<Result<S, ComponentError>>,
 ) -> Result<S, ComponentError> {
-    let packed = snapshot
-        .state
-        .as_ref()
-        .ok_or_else(|| ComponentError::UndecodableSnapshot {
+    let packed = snapshot.state.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::UndecodableSnapshot {
             sequence: snapshot.sequence,
             reason: "the snapshot holds no state".to_owned(),
-        })?;
+        })
+    })?;
     match restore(packed) {
         Some(Ok(state)) => Ok(state),
-        Some(Err(ComponentError::UndecodableSnapshot { reason, .. })) => {
-            Err(ComponentError::UndecodableSnapshot {
-                sequence: snapshot.sequence,
-                reason,
-            })
+        Some(Err(error)) => {
+            let reason = match error.into_kind() {
+                ComponentErrorKind::UndecodableSnapshot { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            Err(ComponentError::from(
+                ComponentErrorKind::UndecodableSnapshot {
+                    sequence: snapshot.sequence,
+                    reason,
+                },
+            ))
         }
-        Some(Err(error)) => Err(ComponentError::UndecodableSnapshot {
-            sequence: snapshot.sequence,
-            reason: error.to_string(),
-        }),
-        None => Err(ComponentError::SnapshotUnsupported {
-            component: component(),
-        }),
+        None => Err(ComponentError::from(
+            ComponentErrorKind::SnapshotUnsupported {
+                component: component(),
+            },
+        )),
     }
 }
 
@@ -96,7 +99,8 @@ pub(crate) fn stamp(events: Vec<Any>, first: u64) -> Result<Vec<EventPage>, Comp
 /// space runs out: never a wrapped or repeated sequence.
 pub(crate) fn sequence_after(first: u64, offset: usize) -> Result<u32, ComponentError> {
     let needed = first.saturating_add(offset as u64);
-    u32::try_from(needed).map_err(|_| ComponentError::SequenceExhausted { needed })
+    u32::try_from(needed)
+        .map_err(|_| ComponentError::from(ComponentErrorKind::SequenceExhausted { needed }))
 }
 
 /// `first + offset` for contexts, which only report it: the last sequence

@@ -127,7 +127,7 @@ pub use effects::{
     Command, Effects, Fact, HandlerReactions, PackedCommand, PackedFact, PmOutput, Reaction,
     Reactions, SagaOutput,
 };
-pub use error::ComponentError;
+pub use error::{ComponentError, ComponentErrorKind};
 pub use event::{Event, HandlerOutput, IntoEvent, IntoEvents, One};
 pub use message::{MessageName, RejectionRoute};
 pub use observe::{init_tracing, init_tracing_with};

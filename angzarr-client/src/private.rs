@@ -52,13 +52,12 @@ pub fn destinations<D: IntoDestinations>(returned: D) -> Result<Vec<Cover>, Comp
     Ok(returned.into_destinations()?)
 }
 
-/// Converts what a projector handler returned into its output or an error.
+/// Adds what a projector handler returned to `out`, or returns its error.
 pub fn projected<Shape, R: ProjectorOutput<Shape>>(
     returned: R,
-) -> Result<Projected, ComponentError> {
-    let mut projected = Projected::new();
-    returned.into_projected(&mut projected)?;
-    Ok(projected)
+    out: &mut Projected,
+) -> Result<(), ComponentError> {
+    Ok(returned.into_projected(out)?)
 }
 
 /// Converts what an `#[upcasts]` rule returned into the packed event or an error.
@@ -145,7 +144,7 @@ pub fn describe<E: ProtoMessage + std::fmt::Debug>(event: &Any) -> String {
 /// The error for a route index outside the generated table (never produced
 /// by the runtimes, which only pass routes they looked up).
 pub fn unknown_route(component: &str, route: usize) -> ComponentError {
-    ComponentError::Internal(format!("{component} has no route {route}"))
+    ComponentError::internal(format!("{component} has no route {route}"))
 }
 
 /// Fails compilation if a table names one message twice (e.g. through two

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use tracing::Instrument;
 
-use crate::ComponentError;
+use crate::{ComponentError, ComponentErrorKind};
 
 /// Runs one gRPC call's work inside `span`: a panic becomes INTERNAL "the
 /// handler panicked: ...", and the outcome is logged (rejections at info,
@@ -23,17 +23,19 @@ pub(crate) async fn guarded<T>(
     let outcome = CatchUnwind::new(work).instrument(span.clone()).await;
     let _entered = span.enter();
     let result = outcome.unwrap_or_else(|panic| {
-        Err(ComponentError::Internal(format!(
+        Err(ComponentError::internal(format!(
             "the handler panicked: {panic}"
         )))
     });
     match &result {
         Ok(_) => tracing::debug!("{subject} handled"),
-        Err(ComponentError::Rejected(rejection)) => {
-            tracing::info!(code = ?rejection.code(), reason = rejection.message(), "{subject} rejected");
-        }
-        Err(error @ ComponentError::Internal(_)) => tracing::error!(%error, "{subject} failed"),
-        Err(error) => tracing::warn!(code = ?error.code(), %error, "{subject} refused"),
+        Err(error) => match error.kind() {
+            ComponentErrorKind::Rejected(rejection) => {
+                tracing::info!(code = ?rejection.code(), reason = rejection.message(), "{subject} rejected");
+            }
+            ComponentErrorKind::Internal(_) => tracing::error!(%error, "{subject} failed"),
+            _ => tracing::warn!(code = ?error.code(), %error, "{subject} refused"),
+        },
     }
     result.map_err(tonic::Status::from)
 }

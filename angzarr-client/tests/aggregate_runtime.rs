@@ -9,7 +9,7 @@ use angzarr_client::proto::{
     RejectionNotification, ReplayRequest, Snapshot,
 };
 use angzarr_client::testing::block_on;
-use angzarr_client::{Aggregate, CommandRouter, ComponentError};
+use angzarr_client::{Aggregate, CommandRouter, ComponentError, ComponentErrorKind};
 use examples::player::{chips, Player, PlayerView};
 use examples::proto::{
     DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer, WithdrawFunds,
@@ -228,13 +228,13 @@ fn unknown_command_names_its_type_url_and_the_handled_commands() {
 fn a_request_without_commands_is_invalid() {
     let mut no_pages = request("player", vec![], vec![]);
     assert_eq!(
-        handle(&Player, &no_pages).unwrap_err(),
-        ComponentError::NoPages
+        handle(&Player, &no_pages).unwrap_err().into_kind(),
+        ComponentErrorKind::NoPages
     );
     no_pages.command = None;
     assert_eq!(
-        handle(&Player, &no_pages).unwrap_err(),
-        ComponentError::NoCommandBook
+        handle(&Player, &no_pages).unwrap_err().into_kind(),
+        ComponentErrorKind::NoCommandBook
     );
 
     let mut empty_page = request(
@@ -378,7 +378,7 @@ fn an_aggregate_without_snapshots_refuses_one() {
     });
     let error = handle(&Counter, &request).unwrap_err();
     assert!(
-        matches!(error, ComponentError::SnapshotUnsupported { .. }),
+        matches!(error.kind(), ComponentErrorKind::SnapshotUnsupported { .. }),
         "{error}"
     );
     assert_eq!(error.code(), tonic::Code::InvalidArgument);

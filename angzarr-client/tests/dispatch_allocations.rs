@@ -83,3 +83,45 @@ fn router_dispatch_lookup_allocates_nothing() {
     assert_eq!(allocations, 0);
     assert_eq!(router.route(URLS[1]), Some(1));
 }
+
+#[test]
+fn upcasting_unmatched_pages_allocates_nothing() {
+    use angzarr_client::proto::{Any, AnyExt, EventPage, UpcastRequest};
+    use angzarr_client::upcaster::runtime::upcast;
+    use angzarr_client::UpcasterRouter;
+    use examples::proto::{PlayerRegistered, SitIn};
+
+    let upcaster = UpcasterRouter::new("player").on(|_: SitIn| PlayerRegistered::default());
+    let pages = |event: Any| -> Vec<EventPage> {
+        (0..1_000)
+            .map(|sequence| EventPage::new(sequence, event.clone()))
+            .collect()
+    };
+    let unmatched = pages(Any::pack(&FundsDeposited::default()));
+    for domain in ["player", "table"] {
+        let request = UpcastRequest {
+            domain: domain.to_owned(),
+            events: unmatched.clone(),
+        };
+        let mut response = None;
+        let allocations = allocations_during(|| response = Some(upcast(&upcaster, request)));
+        assert_eq!(
+            allocations, 0,
+            "{domain}: unmatched pages are moved through"
+        );
+        assert_eq!(response.unwrap().unwrap().events, unmatched);
+    }
+
+    // The counter sees the work matched pages do.
+    let request = UpcastRequest {
+        domain: "player".to_owned(),
+        events: pages(Any::pack(&SitIn::default())),
+    };
+    let mut response = None;
+    let allocations = allocations_during(|| response = Some(upcast(&upcaster, request)));
+    assert!(allocations >= 1_000, "{allocations}");
+    assert!(response.unwrap().unwrap().events[0]
+        .event()
+        .unwrap()
+        .is::<PlayerRegistered>());
+}

@@ -95,7 +95,8 @@ fn cow_domains(ctx: &Ctx<'_>, domains: &[String]) -> TokenStream {
 }
 
 /// How what a handler returns is converted: `function(returned)`, with
-/// `extra` arguments after it (`, effects` where handlers add to a sink).
+/// `extra` arguments after it (`, effects` or `, out` where handlers add to
+/// a sink).
 struct Convert {
     function: TokenStream,
     extra: TokenStream,
@@ -110,9 +111,13 @@ impl Convert {
     }
 
     fn adding_to_effects(function: TokenStream) -> Self {
+        Self::adding_to(function, quote!(effects))
+    }
+
+    fn adding_to(function: TokenStream, sink: TokenStream) -> Self {
         Convert {
             function,
-            extra: quote!(, effects),
+            extra: quote!(, #sink),
         }
     }
 }
@@ -551,12 +556,8 @@ fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
         &quote!(event),
         &Convert::into(quote!(#private::destinations)),
     );
-    let (rejections, compensate) = rejection_items(
-        ctx,
-        quote!(#private::PmContext<'a>),
-        quote!(()),
-        &convert,
-    );
+    let (rejections, compensate) =
+        rejection_items(ctx, quote!(#private::PmContext<'a>), quote!(()), &convert);
     let state = state_items(ctx);
     quote! {
         #triggers
@@ -633,7 +634,7 @@ fn projector(ctx: &Ctx<'_>) -> TokenStream {
         &model.handlers,
         "decode_event",
         &quote!(event),
-        &Convert::into(quote!(#private::projected)),
+        &Convert::adding_to(quote!(#private::projected), quote!(out)),
     );
     quote! {
         #events
@@ -657,8 +658,9 @@ fn projector(ctx: &Ctx<'_>) -> TokenStream {
                 route: usize,
                 event: &'a #private::Any,
                 context: #private::ProjectionContext<'a>,
+                out: &'a mut #private::Projected,
             ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#private::Projected, #private::ComponentError>,
+                Output = ::core::result::Result<(), #private::ComponentError>,
             > + ::core::marker::Send + 'a {
                 #handle
             }

@@ -20,12 +20,30 @@ pub type Listing = BTreeMap<String, String>;
 
 /// Lists every message field, enum value and RPC declared in `packages`.
 pub fn listing(set: &FileDescriptorSet, packages: &[&str]) -> Listing {
-    let mut entries = Listing::new();
-    for file in set
-        .file
+    listing_where(set, |file| packages.contains(&file.package()))
+}
+
+/// Lists every message field, enum value and RPC declared in the files
+/// named `files` (e.g. `examples/table.proto`).
+pub fn listing_of_files(set: &FileDescriptorSet, files: &[&str]) -> Listing {
+    listing_where(set, |file| files.contains(&file.name()))
+}
+
+/// The names of the files of `package` in `set`.
+pub fn files_of(set: &FileDescriptorSet, package: &str) -> Vec<String> {
+    set.file
         .iter()
-        .filter(|file| packages.contains(&file.package()))
-    {
+        .filter(|file| file.package() == package)
+        .map(|file| file.name().to_owned())
+        .collect()
+}
+
+fn listing_where(
+    set: &FileDescriptorSet,
+    keep: impl Fn(&prost_types::FileDescriptorProto) -> bool,
+) -> Listing {
+    let mut entries = Listing::new();
+    for file in set.file.iter().filter(|file| keep(file)) {
         let prefix = format!(".{}", file.package());
         for message in &file.message_type {
             list_message(&mut entries, &prefix, message);

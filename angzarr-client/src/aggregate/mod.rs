@@ -84,7 +84,7 @@ pub trait Aggregate: Send + Sync + 'static {
         context: CommandContext<'a>,
     ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
         let _ = (notification, state, context);
-        let error = ComponentError::Internal(format!(
+        let error = ComponentError::internal(format!(
             "aggregate {} has no compensation route {route}",
             self.name()
         ));

@@ -251,7 +251,7 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
     ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
         ready(match self.handlers.get(route) {
             Some(handler) => handler(command, state, context),
-            None => Err(ComponentError::Internal(format!(
+            None => Err(ComponentError::internal(format!(
                 "{} has no command route {route}",
                 self.name
             ))),
@@ -271,7 +271,7 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
     ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
         ready(match self.compensators.get(route) {
             Some(handler) => handler(notification, state, context),
-            None => Err(ComponentError::Internal(format!(
+            None => Err(ComponentError::internal(format!(
                 "{} has no compensation route {route}",
                 self.name
             ))),

@@ -20,7 +20,7 @@ use angzarr_proto::{
 
 use super::{Aggregate, CommandContext};
 use crate::history::{self, reported_sequence};
-use crate::{consume, ComponentError, MessageName};
+use crate::{consume, ComponentError, ComponentErrorKind, MessageName};
 
 /// Decides one ContextualCommand: what `CommandHandlerService.Handle` answers.
 pub async fn handle_command<A: Aggregate>(
@@ -30,23 +30,26 @@ pub async fn handle_command<A: Aggregate>(
     let book = request
         .command
         .as_ref()
-        .ok_or(ComponentError::NoCommandBook)?;
-    let first = book.pages.first().ok_or(ComponentError::NoPages)?;
+        .ok_or_else(|| ComponentError::from(ComponentErrorKind::NoCommandBook))?;
+    let first = book
+        .pages
+        .first()
+        .ok_or_else(|| ComponentError::from(ComponentErrorKind::NoPages))?;
     let (mut state, next) = rebuild_from(aggregate, request.events.as_ref())?;
     let cover = book.cover.as_ref();
 
     let first_command = first
         .command()
-        .ok_or(ComponentError::MissingCommand { page: 0 })?;
+        .ok_or_else(|| ComponentError::from(ComponentErrorKind::MissingCommand { page: 0 }))?;
     if first_command.is::<Notification>() {
         return compensate(aggregate, first_command, state, cover, next).await;
     }
 
     let mut produced = Vec::new();
     for (index, page) in book.pages.iter().enumerate() {
-        let command = page
-            .command()
-            .ok_or(ComponentError::MissingCommand { page: index })?;
+        let command = page.command().ok_or_else(|| {
+            ComponentError::from(ComponentErrorKind::MissingCommand { page: index })
+        })?;
         let route = aggregate
             .route(&command.type_url)
             .ok_or_else(|| unknown_command(aggregate, &command.type_url))?;
@@ -87,8 +90,10 @@ pub fn replay<A: Aggregate>(
     aggregate: &A,
     request: &ReplayRequest,
 ) -> Result<ReplayResponse, ComponentError> {
-    let unsupported = || ComponentError::ReplayUnsupported {
-        aggregate: aggregate.name().to_owned(),
+    let unsupported = || {
+        ComponentError::from(ComponentErrorKind::ReplayUnsupported {
+            aggregate: aggregate.name().to_owned(),
+        })
     };
     // Probing with the empty state tells whether state can be packed at all.
     if aggregate.snapshot(&aggregate.new_state()).is_none() {
@@ -137,7 +142,7 @@ fn apply_produced<A: Aggregate>(
 ) -> Result<(), ComponentError> {
     for event in events {
         aggregate.apply(state, event).map_err(|error| {
-            ComponentError::Internal(format!(
+            ComponentError::internal(format!(
                 "aggregate {} produced an event it cannot apply: {error}",
                 aggregate.name()
             ))
@@ -187,7 +192,7 @@ fn unknown_command<A: Aggregate>(aggregate: &A, type_url: &str) -> ComponentErro
         .iter()
         .map(MessageName::to_string)
         .collect();
-    ComponentError::UnknownCommand {
+    ComponentError::from(ComponentErrorKind::UnknownCommand {
         aggregate: aggregate.name().to_owned(),
         domain: aggregate.domain().to_owned(),
         type_url: crate::observe::clip(type_url).into_owned(),
@@ -196,7 +201,7 @@ fn unknown_command<A: Aggregate>(aggregate: &A, type_url: &str) -> ComponentErro
         } else {
             known.join(", ")
         },
-    }
+    })
 }
 
 /// Stamps produced events (`next + i`, one creation time, the cover echoed)

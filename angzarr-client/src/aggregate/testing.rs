@@ -16,7 +16,9 @@ use prost::Name;
 
 use super::{runtime, Aggregate};
 use crate::testing::block_on;
-use crate::{ComponentError, HandlerOutput, IntoEvent, IntoEvents, RejectionKind};
+use crate::{
+    ComponentError, ComponentErrorKind, HandlerOutput, IntoEvent, IntoEvents, RejectionKind,
+};
 
 /// A given/when/then test of one aggregate.
 ///
@@ -220,8 +222,8 @@ impl<A: Aggregate> AggregateOutcome<A> {
     /// Expects a rejection with exactly this message.
     #[track_caller]
     pub fn then_rejected(self, message: &str) -> Self {
-        match &self.result {
-            Err(ComponentError::Rejected(rejection)) if rejection.message() == message => self,
+        match self.result.as_ref().map_err(ComponentError::kind) {
+            Err(ComponentErrorKind::Rejected(rejection)) if rejection.message() == message => self,
             _ => panic!(
                 "expected the rejection {message:?}, {}",
                 self.describe_result()
@@ -232,8 +234,8 @@ impl<A: Aggregate> AggregateOutcome<A> {
     /// Expects a rejection of this kind with exactly this message.
     #[track_caller]
     pub fn then_rejected_as(self, kind: RejectionKind, message: &str) -> Self {
-        match &self.result {
-            Err(ComponentError::Rejected(rejection))
+        match self.result.as_ref().map_err(ComponentError::kind) {
+            Err(ComponentErrorKind::Rejected(rejection))
                 if rejection.kind() == kind && rejection.message() == message =>
             {
                 self
@@ -287,14 +289,14 @@ impl<A: Aggregate> AggregateOutcome<A> {
 
     fn describe_result(&self) -> String {
         match &self.result {
-            Err(ComponentError::Rejected(rejection)) => {
-                format!(
+            Err(error) => match error.rejection() {
+                Some(rejection) => format!(
                     "got the {:?} rejection {:?}",
                     rejection.kind(),
                     rejection.message()
-                )
-            }
-            Err(error) => format!("got the {:?} error: {error}", error.code()),
+                ),
+                None => format!("got the {:?} error: {error}", error.code()),
+            },
             Ok(BusinessResponse {
                 result: Some(business_response::Result::Revocation(revocation)),
             }) => format!("got a revocation: {}", revocation.reason),

@@ -145,6 +145,8 @@ pub mod shape {
     pub enum Single {}
     /// Several reactions.
     pub enum Many {}
+    /// An `Option` of several reactions (`Option<(Event, Command<C>)>`).
+    pub enum Optional {}
     /// A `Result` of one of the other shapes.
     pub struct Fallible<S>(std::marker::PhantomData<S>);
 }
@@ -159,6 +161,15 @@ impl<K, T: Reaction<K>> HandlerReactions<K, shape::Single> for T {
 impl<K, T: Reactions<K>> HandlerReactions<K, shape::Many> for T {
     fn into_effects(self, effects: &mut Effects) -> Result<(), Rejection> {
         self.react_all(effects);
+        Ok(())
+    }
+}
+
+impl<K, T: Reactions<K>> HandlerReactions<K, shape::Optional> for Option<T> {
+    fn into_effects(self, effects: &mut Effects) -> Result<(), Rejection> {
+        if let Some(all) = self {
+            all.react_all(effects);
+        }
         Ok(())
     }
 }
@@ -307,6 +318,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!((mixed.commands.len(), mixed.facts.len()), (1, 1));
+
+        let optional_pair = collect::<kind::ProcessManager, _>(Some((
+            NoOp::default(),
+            Command::new(root(), NoOp::default()),
+        )))
+        .unwrap();
+        assert_eq!(
+            (optional_pair.events.len(), optional_pair.commands.len()),
+            (1, 1)
+        );
 
         let nothing = collect::<kind::Saga, _>(None::<Command<NoOp>>).unwrap();
         assert!(nothing.is_empty());

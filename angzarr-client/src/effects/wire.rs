@@ -65,7 +65,7 @@ impl Origin<'_> {
             Some(domain) if self.targets.iter().any(|target| target == domain) => {
                 Ok(domain.to_owned())
             }
-            Some(domain) => Err(ComponentError::Internal(format!(
+            Some(domain) => Err(ComponentError::internal(format!(
                 "{} {} emitted a {what} for domain `{domain}`, which is not among its targets ({})",
                 self.kind,
                 self.component,
@@ -73,11 +73,11 @@ impl Origin<'_> {
             ))),
             None => match self.targets {
                 [only] => Ok(only.to_string()),
-                [] => Err(ComponentError::Internal(format!(
+                [] => Err(ComponentError::internal(format!(
                     "{} {} emitted a {what} but declares no target domain",
                     self.kind, self.component
                 ))),
-                _ => Err(ComponentError::Internal(format!(
+                _ => Err(ComponentError::internal(format!(
                     "{} {} has several targets ({}); name the {what}'s domain with `in_domain`",
                     self.kind,
                     self.component,

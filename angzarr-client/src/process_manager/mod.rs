@@ -80,7 +80,7 @@ pub trait ProcessManager: Send + Sync + 'static {
         state: &Self::State,
     ) -> Result<Vec<Cover>, ComponentError> {
         let _ = (event, state);
-        Err(ComponentError::Internal(format!(
+        Err(ComponentError::internal(format!(
             "process manager {} has no preparation route {route}",
             self.name()
         )))
@@ -120,7 +120,7 @@ pub trait ProcessManager: Send + Sync + 'static {
         effects: &'a mut Effects,
     ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
         let _ = (notification, state, context, effects);
-        std::future::ready(Err(ComponentError::Internal(format!(
+        std::future::ready(Err(ComponentError::internal(format!(
             "process manager {} has no rejection route {route}",
             self.name()
         ))))

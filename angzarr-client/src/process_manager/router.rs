@@ -10,9 +10,8 @@ use crate::decode::{decode_event, decode_state};
 use crate::effects::kind;
 use crate::{ComponentError, Effects, HandlerReactions, MessageName, RejectionRoute};
 
-type HandleFn<S> = Box<
-    dyn Fn(&Any, &S, &PmContext<'_>, &mut Effects) -> Result<(), ComponentError> + Send + Sync,
->;
+type HandleFn<S> =
+    Box<dyn Fn(&Any, &S, &PmContext<'_>, &mut Effects) -> Result<(), ComponentError> + Send + Sync>;
 type PrepareFn<S> = Box<dyn Fn(&Any, &S) -> Result<Vec<Cover>, ComponentError> + Send + Sync>;
 type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), ComponentError> + Send + Sync>;
 type CompensateFn<S> = Box<
@@ -317,7 +316,7 @@ impl<S: Send + Sync + 'static> ProcessManager for ProcessManagerRouter<S> {
 }
 
 fn missing_route(name: &str, what: &str, route: usize) -> ComponentError {
-    ComponentError::Internal(format!(
+    ComponentError::internal(format!(
         "process manager {name} has no {what} route {route}"
     ))
 }

@@ -23,7 +23,7 @@ use angzarr_proto::{
 use super::{PmContext, ProcessManager};
 use crate::effects::wire::Origin;
 use crate::history::{self, reported_sequence};
-use crate::{consume, ComponentError, ComponentKind, Effects, MessageName};
+use crate::{consume, ComponentError, ComponentErrorKind, ComponentKind, Effects, MessageName};
 
 /// The root of the process manager `name`'s history for `correlation_id`:
 /// the correlation id itself when it is a UUID, else the UUIDv5 of
@@ -53,13 +53,12 @@ pub fn prepare<P: ProcessManager>(
     pm: &P,
     request: &ProcessManagerPrepareRequest,
 ) -> Result<ProcessManagerPrepareResponse, ComponentError> {
-    let trigger = request
-        .trigger
-        .as_ref()
-        .ok_or(ComponentError::MissingField {
+    let trigger = request.trigger.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::MissingField {
             request: "ProcessManagerPrepareRequest",
             field: "trigger",
-        })?;
+        })
+    })?;
     let Some((cover, Trigger::Source)) = classify(pm, trigger, "ProcessManagerPrepareRequest")?
     else {
         return Ok(ProcessManagerPrepareResponse::default());
@@ -94,13 +93,12 @@ pub async fn handle<P: ProcessManager>(
     pm: &P,
     request: &ProcessManagerHandleRequest,
 ) -> Result<ProcessManagerHandleResponse, ComponentError> {
-    let trigger = request
-        .trigger
-        .as_ref()
-        .ok_or(ComponentError::MissingField {
+    let trigger = request.trigger.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::MissingField {
             request: "ProcessManagerHandleRequest",
             field: "trigger",
-        })?;
+        })
+    })?;
     let Some((cover, from)) = classify(pm, trigger, "ProcessManagerHandleRequest")? else {
         return Ok(ProcessManagerHandleResponse::default());
     };
@@ -127,9 +125,11 @@ fn classify<'t, P: ProcessManager>(
     trigger: &'t EventBook,
     request: &'static str,
 ) -> Result<Option<(&'t Cover, Trigger)>, ComponentError> {
-    let cover = trigger.cover.as_ref().ok_or(ComponentError::MissingField {
-        request,
-        field: "trigger cover",
+    let cover = trigger.cover.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::MissingField {
+            request,
+            field: "trigger cover",
+        })
     })?;
     if cover.correlation_id.is_empty() || trigger.pages.is_empty() {
         return Ok(None);
@@ -160,22 +160,26 @@ impl<S> Workflow<S> {
         let own = process_state.and_then(|book| book.cover.as_ref());
         if let Some(own) = own {
             if !own.domain.is_empty() && own.domain != pm.name() {
-                return Err(ComponentError::ForeignProcessState {
-                    reason: format!(
-                        "belongs to domain `{}`, not to process manager `{}`",
-                        crate::observe::clip(&own.domain),
-                        pm.name()
-                    ),
-                });
+                return Err(ComponentError::from(
+                    ComponentErrorKind::ForeignProcessState {
+                        reason: format!(
+                            "belongs to domain `{}`, not to process manager `{}`",
+                            crate::observe::clip(&own.domain),
+                            pm.name()
+                        ),
+                    },
+                ));
             }
             if !own.correlation_id.is_empty() && own.correlation_id != trigger.correlation_id {
-                return Err(ComponentError::ForeignProcessState {
-                    reason: format!(
-                        "belongs to correlation id `{}`, the trigger to `{}`",
-                        crate::observe::clip(&own.correlation_id),
-                        crate::observe::clip(&trigger.correlation_id)
-                    ),
-                });
+                return Err(ComponentError::from(
+                    ComponentErrorKind::ForeignProcessState {
+                        reason: format!(
+                            "belongs to correlation id `{}`, the trigger to `{}`",
+                            crate::observe::clip(&own.correlation_id),
+                            crate::observe::clip(&trigger.correlation_id)
+                        ),
+                    },
+                ));
             }
         }
         let root = own
@@ -246,7 +250,7 @@ impl<S> Workflow<S> {
             }
             for own in &effects.events[before..] {
                 pm.apply(&mut self.state, own).map_err(|error| {
-                    ComponentError::Internal(format!(
+                    ComponentError::internal(format!(
                         "process manager {} produced an event it cannot apply: {error}",
                         pm.name()
                     ))

@@ -36,7 +36,12 @@ pub struct Position<'a> {
 impl<'a> ProjectionContext<'a> {
     /// A context for the page at `sequence` of the book covered by `cover`.
     pub fn new(cover: &'a Cover, sequence: Option<u32>, speculative: bool) -> Self {
-        Self::with_root(cover, cover.root_uuid().unwrap_or_default(), sequence, speculative)
+        Self::with_root(
+            cover,
+            cover.root_uuid().unwrap_or_default(),
+            sequence,
+            speculative,
+        )
     }
 
     /// [`new`](Self::new) with the cover's root already read (once per book).

@@ -56,13 +56,15 @@ pub trait Projector: Send + Sync + 'static {
         MessageName::find(self.events(), type_url)
     }
 
-    /// Runs the handler of `route` (from [`route`](Self::route)) on one event.
+    /// Runs the handler of `route` (from [`route`](Self::route)) on one
+    /// event, adding what it produced to `out`.
     fn handle<'a>(
         &'a self,
         route: usize,
         event: &'a Any,
         context: ProjectionContext<'a>,
-    ) -> impl Future<Output = Result<Projected, ComponentError>> + Send + 'a;
+        out: &'a mut Projected,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a;
 }
 
 /// A shared projector is a projector: a read model's owner can keep a handle
@@ -89,7 +91,8 @@ impl<P: Projector> Projector for Arc<P> {
         route: usize,
         event: &'a Any,
         context: ProjectionContext<'a>,
-    ) -> impl Future<Output = Result<Projected, ComponentError>> + Send + 'a {
-        (**self).handle(route, event, context)
+        out: &'a mut Projected,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
+        (**self).handle(route, event, context, out)
     }
 }

@@ -9,8 +9,11 @@ use super::{Projected, ProjectionContext, Projector, ProjectorOutput};
 use crate::decode::decode_event;
 use crate::{ComponentError, MessageName};
 
-type EventFn =
-    Box<dyn Fn(&Any, &ProjectionContext<'_>) -> Result<Projected, ComponentError> + Send + Sync>;
+type EventFn = Box<
+    dyn Fn(&Any, &ProjectionContext<'_>, &mut Projected) -> Result<(), ComponentError>
+        + Send
+        + Sync,
+>;
 
 /// A projector built from functions: one handler per event type.
 ///
@@ -80,11 +83,9 @@ impl ProjectorRouter {
             self.name
         );
         self.events.push(name);
-        self.handlers.push(Box::new(move |event, context| {
+        self.handlers.push(Box::new(move |event, context, out| {
             let event = decode_event::<E>(event)?;
-            let mut projected = Projected::new();
-            handler(event, context).into_projected(&mut projected)?;
-            Ok(projected)
+            Ok(handler(event, context).into_projected(out)?)
         }));
         self
     }
@@ -108,10 +109,11 @@ impl Projector for ProjectorRouter {
         route: usize,
         event: &'a Any,
         context: ProjectionContext<'a>,
-    ) -> impl Future<Output = Result<Projected, ComponentError>> + Send + 'a {
+        out: &'a mut Projected,
+    ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
         ready(match self.handlers.get(route) {
-            Some(handler) => handler(event, &context),
-            None => Err(ComponentError::Internal(format!(
+            Some(handler) => handler(event, &context, out),
+            None => Err(ComponentError::internal(format!(
                 "projector {} has no route {route}",
                 self.name
             ))),

@@ -13,8 +13,8 @@
 
 use angzarr_proto::{AnyExt, CloudEventsResponse, EventBook, Projection};
 
-use super::{ProjectionContext, Projector};
-use crate::{consume, ComponentError};
+use super::{Projected, ProjectionContext, Projector};
+use crate::{consume, ComponentError, ComponentErrorKind};
 
 /// Answers `ProjectorService.Handle` (`speculative = false`) and
 /// `HandleSpeculative` (`true`, which handlers see in their context).
@@ -23,9 +23,11 @@ pub async fn handle<P: Projector>(
     book: &EventBook,
     speculative: bool,
 ) -> Result<Projection, ComponentError> {
-    let cover = book.cover.as_ref().ok_or(ComponentError::MissingField {
-        request: "EventBook",
-        field: "cover",
+    let cover = book.cover.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::MissingField {
+            request: "EventBook",
+            field: "cover",
+        })
     })?;
     let mut projection = Projection {
         cover: Some(cover.clone()),
@@ -43,7 +45,7 @@ pub async fn handle<P: Projector>(
     }
 
     let root = cover.root_uuid().unwrap_or_default();
-    let mut message = None;
+    let mut produced = Projected::new();
     let mut cloud_events = Vec::new();
     for delivered in consume::events(book) {
         if delivered.is_notification() {
@@ -54,22 +56,19 @@ pub async fn handle<P: Projector>(
         };
         let (sequence, event) = (delivered.sequence, delivered.event);
         let context = ProjectionContext::with_root(cover, root, sequence, speculative);
-        let produced = projector
-            .handle(route, event, context)
+        projector
+            .handle(route, event, context, &mut produced)
             .await
             .map_err(|error| error.at_sequence(sequence))?;
-        if produced.projection.is_some() {
-            message = produced.projection;
-        }
-        if !produced.cloud_events.is_empty() {
-            for (position, cloud_event) in produced.cloud_events.into_iter().enumerate() {
-                cloud_events.push(cloud_event.complete(cover, sequence, event, position));
-            }
+        // Defaults come from the page that produced the CloudEvent.
+        for (position, cloud_event) in produced.cloud_events.drain(..).enumerate() {
+            cloud_events.push(cloud_event.complete(cover, sequence, event, position));
         }
     }
+    let message = produced.projection;
     projection.projection = match (message, cloud_events.is_empty()) {
         (Some(_), false) => {
-            return Err(ComponentError::Internal(format!(
+            return Err(ComponentError::internal(format!(
                 "projector {} returned both a projection message and CloudEvents for one book; \
                  a projector answers one or the other",
                 projector.name()

@@ -10,9 +10,8 @@ use crate::decode::decode_event;
 use crate::effects::kind;
 use crate::{ComponentError, Effects, HandlerReactions, MessageName};
 
-type EventFn = Box<
-    dyn Fn(&Any, &SagaContext<'_>, &mut Effects) -> Result<(), ComponentError> + Send + Sync,
->;
+type EventFn =
+    Box<dyn Fn(&Any, &SagaContext<'_>, &mut Effects) -> Result<(), ComponentError> + Send + Sync>;
 
 /// A saga built from functions: one handler per event type.
 ///
@@ -123,7 +122,7 @@ impl Saga for SagaRouter {
     ) -> impl Future<Output = Result<(), ComponentError>> + Send + 'a {
         ready(match self.handlers.get(route) {
             Some(handler) => handler(event, &context, effects),
-            None => Err(ComponentError::Internal(format!(
+            None => Err(ComponentError::internal(format!(
                 "saga {} has no route {route}",
                 self.name
             ))),

@@ -15,23 +15,24 @@ use angzarr_proto::{SagaHandleRequest, SagaResponse};
 use super::{Saga, SagaContext};
 use crate::consume;
 use crate::effects::wire::Origin;
-use crate::{ComponentError, ComponentKind, Effects};
+use crate::{ComponentError, ComponentErrorKind, ComponentKind, Effects};
 
 /// Answers `SagaService.Handle`.
 pub async fn handle<S: Saga>(
     saga: &S,
     request: &SagaHandleRequest,
 ) -> Result<SagaResponse, ComponentError> {
-    let source = request
-        .source
-        .as_ref()
-        .ok_or(ComponentError::MissingField {
+    let source = request.source.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::MissingField {
             request: "SagaHandleRequest",
             field: "source",
-        })?;
-    let cover = source.cover.as_ref().ok_or(ComponentError::MissingField {
-        request: "SagaHandleRequest.source",
-        field: "cover",
+        })
+    })?;
+    let cover = source.cover.as_ref().ok_or_else(|| {
+        ComponentError::from(ComponentErrorKind::MissingField {
+            request: "SagaHandleRequest.source",
+            field: "cover",
+        })
     })?;
     if cover.domain != saga.source() {
         return Ok(SagaResponse::default());
@@ -47,14 +48,13 @@ pub async fn handle<S: Saga>(
             continue;
         };
         let sequence = delivered.sequence;
-        let context =
-            SagaContext::with_root(cover, root, sequence, &request.destination_sequences);
+        let context = SagaContext::with_root(cover, root, sequence, &request.destination_sequences);
         saga.handle(route, delivered.event, context, &mut effects)
             .await
             .map_err(|error| error.at_sequence(sequence))?;
     }
     if !effects.events.is_empty() {
-        return Err(ComponentError::Internal(format!(
+        return Err(ComponentError::internal(format!(
             "saga {} produced events of its own; a saga is stateless and emits commands and facts only",
             saga.name()
         )));

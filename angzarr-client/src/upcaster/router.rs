@@ -84,7 +84,7 @@ impl Upcaster for UpcasterRouter {
     fn upcast(&self, route: usize, event: &Any) -> Result<Any, ComponentError> {
         match self.rules.get(route) {
             Some(rule) => rule(event),
-            None => Err(ComponentError::Internal(format!(
+            None => Err(ComponentError::internal(format!(
                 "{} has no rule {route}",
                 self.name
             ))),

@@ -32,7 +32,7 @@ pub fn upcast_event<'e, U: Upcaster>(
             Some(route) => current = upcaster.upcast(route, &current)?,
         }
     }
-    Err(ComponentError::Internal(format!(
+    Err(ComponentError::internal(format!(
         "upcaster {}: upgrading `{}` never settles; its rules form a cycle",
         upcaster.name(),
         angzarr_proto::type_url::type_name(&event.type_url)
@@ -58,9 +58,8 @@ pub fn upcast<U: Upcaster>(
         };
         // The header is read only to name a failing page: upcasting touches
         // nothing but the payloads it rewrites.
-        let upgraded = upcast_event(upcaster, event).map_err(|error| {
-            error.at_sequence(header.as_ref().and_then(PageHeader::sequence))
-        })?;
+        let upgraded = upcast_event(upcaster, event)
+            .map_err(|error| error.at_sequence(header.as_ref().and_then(PageHeader::sequence)))?;
         if let Cow::Owned(upgraded) = upgraded {
             *event = upgraded;
         }
