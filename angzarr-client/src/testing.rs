@@ -22,6 +22,31 @@ pub use crate::projector::testing::{ProjectorOutcome, ProjectorTest};
 pub use crate::saga::testing::{SagaOutcome, SagaTest};
 pub use crate::upcaster::testing::{UpcasterOutcome, UpcasterTest};
 
+/// A book of `events` from the aggregate `cover` names, numbered from
+/// `first_sequence`, as a coordinator delivers one command's new pages.
+pub(crate) fn book_of(
+    cover: &angzarr_proto::Cover,
+    first_sequence: u32,
+    events: Vec<angzarr_proto::Any>,
+) -> angzarr_proto::EventBook {
+    let created_at = angzarr_proto::time::now();
+    let pages: Vec<angzarr_proto::EventPage> = events
+        .into_iter()
+        .zip(first_sequence..)
+        .map(|(event, sequence)| {
+            let mut page = angzarr_proto::EventPage::new(sequence, event);
+            page.created_at = Some(created_at);
+            page
+        })
+        .collect();
+    angzarr_proto::EventBook {
+        cover: Some(cover.clone()),
+        snapshot: None,
+        next_sequence: first_sequence.saturating_add(pages.len() as u32),
+        pages,
+    }
+}
+
 /// Runs a future to completion on the current thread, parking between polls.
 ///
 /// Fixtures use it for their blocking `when`; handlers that await a runtime's

@@ -1,8 +1,6 @@
 //! Testing projectors without infrastructure: when events, then a projection.
 
-use angzarr_proto::{
-    Any, AnyExt, CloudEvent, CloudEventsResponse, Cover, EventBook, EventPage, Projection,
-};
+use angzarr_proto::{Any, AnyExt, CloudEvent, CloudEventsResponse, Cover, EventBook, Projection};
 use prost::Name;
 
 use super::{runtime, Projector};
@@ -92,23 +90,8 @@ impl<P: Projector> ProjectorTest<P> {
         }
     }
 
-    fn book(&self, events: Vec<Any>) -> EventBook {
-        let created_at = angzarr_proto::time::now();
-        let pages: Vec<EventPage> = events
-            .into_iter()
-            .zip(self.first_sequence..)
-            .map(|(event, sequence)| {
-                let mut page = EventPage::new(sequence, event);
-                page.created_at = Some(created_at);
-                page
-            })
-            .collect();
-        EventBook {
-            cover: Some(self.cover.clone()),
-            snapshot: None,
-            next_sequence: self.first_sequence.saturating_add(pages.len() as u32),
-            pages,
-        }
+    fn book(&self, events: Vec<angzarr_proto::Any>) -> EventBook {
+        crate::testing::book_of(&self.cover, self.first_sequence, events)
     }
 }
 

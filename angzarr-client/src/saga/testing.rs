@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use angzarr_proto::{CommandBook, Cover, EventBook, EventPage, SagaHandleRequest, SagaResponse};
+use angzarr_proto::{CommandBook, Cover, EventBook, SagaHandleRequest, SagaResponse};
 use prost::Name;
 
 use super::{runtime, Saga};
@@ -104,22 +104,7 @@ impl<S: Saga> SagaTest<S> {
     }
 
     fn book(&self, events: Vec<angzarr_proto::Any>) -> EventBook {
-        let created_at = angzarr_proto::time::now();
-        let pages: Vec<EventPage> = events
-            .into_iter()
-            .zip(self.first_sequence..)
-            .map(|(event, sequence)| {
-                let mut page = EventPage::new(sequence, event);
-                page.created_at = Some(created_at);
-                page
-            })
-            .collect();
-        EventBook {
-            cover: Some(self.source.clone()),
-            snapshot: None,
-            next_sequence: self.first_sequence.saturating_add(pages.len() as u32),
-            pages,
-        }
+        crate::testing::book_of(&self.source, self.first_sequence, events)
     }
 }
 
