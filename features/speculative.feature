@@ -15,9 +15,9 @@ Feature: Speculative execution
     When I speculatively withdraw 5 chips from "Alice" as of sequence 1
     Then the speculation decides a FundsWithdrawn leaving 5 chips
 
-  Scenario: Speculating as of a time sees the events stored by then
-    When I speculatively withdraw 50 chips from "Alice" as of now
-    Then the speculation decides a FundsWithdrawn leaving 10 chips
+  Scenario: Speculating as of a time sees the events stored by then and none after
+    When I speculatively withdraw 25 chips from "Alice" as of the time her event 2 was stored
+    Then the speculation decides a FundsWithdrawn leaving 5 chips
 
   Scenario: A speculative command that breaks a rule is rejected and stores nothing
     When I speculatively withdraw 100 chips from "Alice" as of sequence 3

@@ -24,10 +24,14 @@ use tokio::net::TcpListener;
 /// A slow aggregate, for deadlines and lost connections.
 struct Slow;
 
+/// Told each time the slow aggregate starts deciding: a call is in flight.
+static SLOW_STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 #[aggregate(domain = "slow", state = examples::proto::PlayerState)]
 impl Slow {
     #[handles(SitIn)]
     async fn sit_in(&self, cmd: SitIn) -> PlayerReturningToPlay {
+        SLOW_STARTED.notify_one();
         tokio::time::sleep(Duration::from_millis(400)).await;
         PlayerReturningToPlay {
             table_root: cmd.table_root,
@@ -271,10 +275,9 @@ async fn commands_and_queries_through_the_builders() {
         .with_sequence(0)
         .execute()
         .await;
-    assert!(
-        edition.is_err(),
-        "a new edition with no divergence starts empty: the player does not exist there"
-    );
+    let refused = edition.expect_err("the edition starts empty: the player does not exist there");
+    assert_eq!(refused.code(), Some(tonic::Code::FailedPrecondition), "{refused:?}");
+    assert_eq!(refused.message(), "Player does not exist");
     let pages = client
         .query("player", root)
         .edition("what-if")
@@ -507,6 +510,13 @@ async fn connection_failures_are_connection_errors() {
             .starts_with(&format!("cannot connect to http://{closed}")),
         "{refused}"
     );
+    // Each cause once: "tcp connect error" is not said twice.
+    assert_eq!(
+        refused.message().matches("tcp connect error").count(),
+        1,
+        "{}",
+        refused.message()
+    );
 
     let missing = DomainClient::connect("unix:/tmp/angzarr-no-such-dir/ch-player.sock")
         .await
@@ -624,7 +634,8 @@ async fn deadlines_and_lost_connections() {
             .execute()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Cut the connection once the call has reached the aggregate.
+    SLOW_STARTED.notified().await;
     forwarding.abort();
     let lost = call.await.unwrap().unwrap_err();
     assert!(lost.is_connection_error(), "{lost:?}");

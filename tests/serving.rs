@@ -30,6 +30,9 @@ use tonic_health::pb::HealthCheckRequest;
 /// An aggregate with a handler that panics and one that takes its time.
 struct Faulty;
 
+/// Told each time the slow handler starts: a call is in flight.
+static SIT_IN_STARTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
 #[aggregate(domain = "faulty", state = examples::proto::PlayerState)]
 impl Faulty {
     #[handles(SitOut)]
@@ -39,6 +42,7 @@ impl Faulty {
 
     #[handles(SitIn)]
     async fn sit_in(&self, cmd: SitIn) -> PlayerReturningToPlay {
+        SIT_IN_STARTED.notify_one();
         tokio::time::sleep(Duration::from_millis(300)).await;
         PlayerReturningToPlay {
             table_root: cmd.table_root,
@@ -348,7 +352,7 @@ async fn shutdown_lets_in_flight_calls_finish() {
             ))
             .await
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    SIT_IN_STARTED.notified().await;
     let _ = running.stop.send(());
     let answer = slow.await.unwrap().expect("the in-flight call completes");
     assert!(answer.into_inner().result.is_some());
@@ -445,6 +449,38 @@ impl std::io::Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn long_roots_and_correlation_ids_are_cut_in_spans_and_logs() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let running = start(Server::new().aggregate(Player)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let mut request = contextual("player", vec![registered()], register());
+    let mut cover = Cover::new("player", uuid::Uuid::from_u128(1)).with_correlation_id("c".repeat(100_000));
+    cover.root = Some(angzarr_client::proto::Uuid {
+        value: vec![0xab; 100_000],
+    });
+    request.command.as_mut().unwrap().cover = Some(cover);
+    let status = client.handle(request).await.unwrap_err();
+    assert_eq!(status.message(), "Player already exists");
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("command rejected"))
+        .unwrap_or_else(|| panic!("no rejection logged in:\n{text}"));
+    assert!(line.len() < 1_000, "{} characters: {line}", line.len());
+    assert!(line.contains(&format!("root=\"{}…\"", "ab".repeat(64))), "{line}");
+    assert!(line.contains(&format!("correlation_id=\"{}…\"", "c".repeat(128))), "{line}");
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -562,17 +598,24 @@ async fn tls_serves_with_the_given_certificate() {
         .await
         .is_ok());
 
-    // A plaintext client cannot talk to it.
+    // A plaintext client cannot talk to it: the connection is made lazily,
+    // so the call itself reports the failure.
     let plain = Endpoint::try_from(format!("http://127.0.0.1:{}", address.port()))
         .unwrap()
-        .connect()
-        .await;
-    if let Ok(plain) = plain {
-        let refused = CommandHandlerServiceClient::new(plain)
-            .handle(contextual("player", vec![], register()))
-            .await;
-        assert!(refused.is_err());
-    }
+        .connect_lazy();
+    let refused = CommandHandlerServiceClient::new(plain)
+        .handle(contextual("player", vec![], register()))
+        .await
+        .expect_err("a plaintext call to a TLS server fails");
+    // The TLS server hangs up on the plaintext preface: tonic reports the
+    // broken connection as UNAVAILABLE or UNKNOWN "transport error",
+    // depending on when the hang-up is seen.
+    assert!(
+        matches!(refused.code(), Code::Unavailable | Code::Unknown)
+            && refused.message().contains("transport error")
+            || refused.code() == Code::Unavailable,
+        "{refused:?}"
+    );
 
     let _ = stop.send(());
     finished.await.unwrap().unwrap();

@@ -915,3 +915,53 @@ async fn path_types_and_a_renamed_crate_work_with_the_async_fixture() {
         .await
         .then_event(|event: &FundsDeposited| assert_eq!(event.new_balance, Some(chips(3))));
 }
+
+#[test]
+fn the_end_of_the_sequence_space_is_an_error_not_a_repeated_sequence() {
+    let at_the_end = request(
+        "player",
+        vec![
+            page(u32::MAX - 1, Any::pack(&registered("a@example.com"))),
+            page(u32::MAX, Any::pack(&NoOp::default())),
+        ],
+        vec![Any::pack(&DepositFunds {
+            amount: Some(chips(5)),
+        })],
+    );
+    let error = handle(&Player, &at_the_end).unwrap_err();
+    assert_eq!(error.code(), tonic::Code::OutOfRange);
+    assert_eq!(
+        error.to_string(),
+        "no sequence left: the event would need sequence 4294967296, past the last one (4294967295)"
+    );
+
+    // One sequence left: the first event fits, a second would not.
+    let one_left = request(
+        "player",
+        vec![page(u32::MAX - 1, Any::pack(&registered("a@example.com")))],
+        vec![Any::pack(&DepositFunds {
+            amount: Some(chips(5)),
+        })],
+    );
+    let response = handle(&Player, &one_left).expect("the last sequence is usable");
+    let Some(business_response::Result::Events(book)) = response.result else {
+        panic!("expected events");
+    };
+    assert_eq!(book.pages[0].sequence(), Some(u32::MAX));
+    let two = request(
+        "player",
+        vec![page(u32::MAX - 1, Any::pack(&registered("a@example.com")))],
+        vec![
+            Any::pack(&DepositFunds {
+                amount: Some(chips(5)),
+            }),
+            Any::pack(&DepositFunds {
+                amount: Some(chips(6)),
+            }),
+        ],
+    );
+    assert_eq!(
+        handle(&Player, &two).unwrap_err().code(),
+        tonic::Code::OutOfRange
+    );
+}

@@ -31,6 +31,24 @@ pub fn amount(currency: Option<&Currency>) -> i64 {
     currency.map_or(0, |currency| currency.amount)
 }
 
+/// `a + b` for chip amounts, or INVALID_ARGUMENT `Value out of range: <b>`
+/// when the sum does not fit: an amount is never wrapped into a wrong
+/// balance, and never panics.
+pub fn add(a: i64, b: i64) -> Result<i64, Rejection> {
+    a.checked_add(b).ok_or_else(|| out_of_range(b))
+}
+
+/// `a - b` for chip amounts, or INVALID_ARGUMENT `Value out of range: <b>`.
+pub fn subtract(a: i64, b: i64) -> Result<i64, Rejection> {
+    a.checked_sub(b).ok_or_else(|| out_of_range(b))
+}
+
+/// The rejection of an amount the arithmetic cannot hold, worded as
+/// Angzarr's examples in other languages word it.
+pub fn out_of_range(value: i64) -> Rejection {
+    Rejection::invalid_argument(format!("Value out of range: {value}"))
+}
+
 /// Lowercase hex of a table root: the key of a table's reservation.
 pub fn table_key(table_root: &[u8]) -> String {
     angzarr_client::proto::identity::hex(table_root)
@@ -45,7 +63,7 @@ pub trait PlayerView {
     /// Chips set aside for tables.
     fn reserved(&self) -> i64;
     /// Chips free to withdraw or reserve: bankroll - reserved.
-    fn available(&self) -> i64;
+    fn available(&self) -> Result<i64, Rejection>;
     /// Chips reserved for one table (0 if none).
     fn reservation(&self, table_root: &[u8]) -> i64;
 }
@@ -63,8 +81,8 @@ impl PlayerView for PlayerState {
         amount(self.reserved_funds.as_ref())
     }
 
-    fn available(&self) -> i64 {
-        self.bankroll() - self.reserved()
+    fn available(&self) -> Result<i64, Rejection> {
+        subtract(self.bankroll(), self.reserved())
     }
 
     fn reservation(&self, table_root: &[u8]) -> i64 {
@@ -128,7 +146,7 @@ impl Player {
         positive(deposit)?;
         Ok(FundsDeposited {
             amount: cmd.amount,
-            new_balance: Some(chips(state.bankroll() + deposit)),
+            new_balance: Some(chips(add(state.bankroll(), deposit)?)),
             deposited_at: Some(time::now()),
         })
     }
@@ -145,12 +163,12 @@ impl Player {
         }
         let withdrawal = amount(cmd.amount.as_ref());
         positive(withdrawal)?;
-        if withdrawal > state.available() {
+        if withdrawal > state.available()? {
             return Err(rejected("Insufficient funds"));
         }
         Ok(FundsWithdrawn {
             amount: cmd.amount,
-            new_balance: Some(chips(state.bankroll() - withdrawal)),
+            new_balance: Some(chips(subtract(state.bankroll(), withdrawal)?)),
             withdrawn_at: Some(time::now()),
         })
     }
@@ -173,14 +191,14 @@ impl Player {
         {
             return Err(rejected("Funds already reserved for this table"));
         }
-        if reservation > state.available() {
+        if reservation > state.available()? {
             return Err(rejected("Insufficient funds"));
         }
-        let reserved = state.reserved() + reservation;
+        let reserved = add(state.reserved(), reservation)?;
         Ok(FundsReserved {
             amount: cmd.amount,
             table_root: cmd.table_root,
-            new_available_balance: Some(chips(state.bankroll() - reserved)),
+            new_available_balance: Some(chips(subtract(state.bankroll(), reserved)?)),
             new_reserved_balance: Some(chips(reserved)),
             reserved_at: Some(time::now()),
         })
@@ -200,11 +218,11 @@ impl Player {
         if reservation == 0 {
             return Err(rejected("No funds reserved for this table"));
         }
-        let reserved = state.reserved() - reservation;
+        let reserved = subtract(state.reserved(), reservation)?;
         Ok(FundsReleased {
             amount: Some(chips(reservation)),
             table_root: cmd.table_root,
-            new_available_balance: Some(chips(state.bankroll() - reserved)),
+            new_available_balance: Some(chips(subtract(state.bankroll(), reserved)?)),
             new_reserved_balance: Some(chips(reserved)),
             released_at: Some(time::now()),
         })

@@ -5,7 +5,7 @@
 use angzarr_client::prelude::*;
 use angzarr_client::proto::time;
 
-use crate::player::{amount, chips, table_key, PlayerView};
+use crate::player::{add, amount, chips, subtract, table_key, PlayerView};
 use crate::proto::{
     DepositFunds, FundsDeposited, FundsReleased, FundsReserved, FundsTransferred, FundsWithdrawn,
     PlayerRegistered, PlayerState, RegisterPlayer, ReleaseFunds, ReserveFunds, WithdrawFunds,
@@ -73,7 +73,7 @@ fn deposit(cmd: DepositFunds, state: &PlayerState) -> Result<FundsDeposited, Rej
     let value = positive(amount(cmd.amount.as_ref()))?;
     Ok(FundsDeposited {
         amount: cmd.amount,
-        new_balance: Some(chips(state.bankroll() + value)),
+        new_balance: Some(chips(add(state.bankroll(), value)?)),
         deposited_at: Some(time::now()),
     })
 }
@@ -81,12 +81,12 @@ fn deposit(cmd: DepositFunds, state: &PlayerState) -> Result<FundsDeposited, Rej
 fn withdraw(cmd: WithdrawFunds, state: &PlayerState) -> Result<FundsWithdrawn, Rejection> {
     existing(state)?;
     let value = positive(amount(cmd.amount.as_ref()))?;
-    if value > state.available() {
+    if value > state.available()? {
         return Err(refuse("Insufficient funds"));
     }
     Ok(FundsWithdrawn {
         amount: cmd.amount,
-        new_balance: Some(chips(state.bankroll() - value)),
+        new_balance: Some(chips(subtract(state.bankroll(), value)?)),
         withdrawn_at: Some(time::now()),
     })
 }
@@ -100,14 +100,14 @@ fn reserve(cmd: ReserveFunds, state: &PlayerState) -> Result<FundsReserved, Reje
     {
         return Err(refuse("Funds already reserved for this table"));
     }
-    if value > state.available() {
+    if value > state.available()? {
         return Err(refuse("Insufficient funds"));
     }
-    let reserved = state.reserved() + value;
+    let reserved = add(state.reserved(), value)?;
     Ok(FundsReserved {
         amount: cmd.amount,
         table_root: cmd.table_root,
-        new_available_balance: Some(chips(state.bankroll() - reserved)),
+        new_available_balance: Some(chips(subtract(state.bankroll(), reserved)?)),
         new_reserved_balance: Some(chips(reserved)),
         reserved_at: Some(time::now()),
     })
@@ -119,11 +119,11 @@ fn release(cmd: ReleaseFunds, state: &PlayerState) -> Result<FundsReleased, Reje
     if held == 0 {
         return Err(refuse("No funds reserved for this table"));
     }
-    let reserved = state.reserved() - held;
+    let reserved = subtract(state.reserved(), held)?;
     Ok(FundsReleased {
         amount: Some(chips(held)),
         table_root: cmd.table_root,
-        new_available_balance: Some(chips(state.bankroll() - reserved)),
+        new_available_balance: Some(chips(subtract(state.bankroll(), reserved)?)),
         new_reserved_balance: Some(chips(reserved)),
         released_at: Some(time::now()),
     })

@@ -70,6 +70,41 @@ macro_rules! player_rules {
             }
 
             #[test]
+            fn amounts_that_do_not_fit_are_refused_not_wrapped() {
+                let huge = i64::MAX;
+                funded()
+                    .when(DepositFunds {
+                        amount: Some(chips(huge)),
+                    })
+                    .then_rejected_as(
+                        RejectionKind::InvalidArgument,
+                        &format!("Value out of range: {huge}"),
+                    );
+                // A history whose balances are already at the edge cannot be pushed past it.
+                fresh()
+                    .given(registered())
+                    .given(deposited(i64::MIN, i64::MIN))
+                    .given(reserved(1, 1, i64::MIN))
+                    .when(WithdrawFunds {
+                        amount: Some(chips(5)),
+                    })
+                    .then_rejected_as(RejectionKind::InvalidArgument, "Value out of range: 1");
+                fresh()
+                    .given(registered())
+                    .given(deposited(5, 5))
+                    .given(FundsReserved {
+                        new_reserved_balance: Some(chips(i64::MIN)),
+                        table_root: TABLE.to_vec(),
+                        amount: Some(chips(1)),
+                        ..Default::default()
+                    })
+                    .when(ReleaseFunds {
+                        table_root: TABLE.to_vec(),
+                    })
+                    .then_rejected_as(RejectionKind::InvalidArgument, "Value out of range: 1");
+            }
+
+            #[test]
             fn register_checks_existence_then_name_then_email() {
                 rejected(
                     fresh().given(registered()),
@@ -190,7 +225,9 @@ macro_rules! player_rules {
                         assert_eq!(event.new_balance, Some(chips(30)));
                         assert!(event.withdrawn_at.is_some());
                     })
-                    .then_state(|state| assert_eq!((state.bankroll(), state.available()), (30, 0)));
+                    .then_state(|state| {
+                        assert_eq!((state.bankroll(), state.available()), (30, Ok(0)))
+                    });
             }
 
             #[test]

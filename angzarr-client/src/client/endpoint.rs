@@ -231,13 +231,25 @@ fn tls(_: Endpoint, _: &ConnectOptions) -> Result<Endpoint, String> {
     Err("https:// needs angzarr-client's `tls` feature".to_owned())
 }
 
-/// The transport error with its causes, which hold the useful part.
+/// The transport error with its causes, which hold the useful part, each
+/// said once: layers that repeat their cause's text (hyper's "tcp connect
+/// error" wraps another "tcp connect error") or already include it add
+/// nothing.
 fn describe(error: &tonic::transport::Error) -> String {
+    describe_chain(error)
+}
+
+fn describe_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut last = text.clone();
+    let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let said = cause.to_string();
+        if !said.is_empty() && said != last && !last.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        last = said;
         source = cause.source();
     }
     text
@@ -247,6 +259,44 @@ fn describe(error: &tonic::transport::Error) -> String {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|cause| cause as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let chain = Layer(
+            "transport error",
+            Some(Box::new(Layer(
+                "tcp connect error",
+                Some(Box::new(Layer(
+                    "tcp connect error",
+                    Some(Box::new(Layer("Connection refused (os error 111)", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            describe_chain(&chain),
+            "transport error: tcp connect error: Connection refused (os error 111)"
+        );
+        let including = Layer(
+            "cannot reach it: refused",
+            Some(Box::new(Layer("refused", None))),
+        );
+        assert_eq!(describe_chain(&including), "cannot reach it: refused");
+    }
 
     #[test]
     fn parses_every_form() {

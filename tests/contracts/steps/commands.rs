@@ -373,12 +373,10 @@ async fn concurrent_deposits(
             Ok::<(), angzarr_client::ClientError>(())
         }));
     }
-    for task in tasks {
-        let result = task.await.expect("a writer panicked");
-        world.record(result);
-        if world.failure.is_some() {
-            return;
-        }
+    for (writer, task) in tasks.into_iter().enumerate() {
+        task.await
+            .expect("a writer panicked")
+            .unwrap_or_else(|error| panic!("writer {writer} failed: {error}"));
     }
 }
 

@@ -3,7 +3,11 @@
 
 use cucumber::then;
 
-use super::{balance_after, code, expand, history, numbers, short_type, words};
+use angzarr_client::aggregate::runtime;
+use examples::player::{Player, PlayerView};
+
+use super::{code, expand, history, numbers, short_type, words};
+use crate::domains::Cashier;
 use crate::world::Contracts;
 
 #[then(expr = "the command succeeds with a {word} at sequence {int}")]
@@ -101,14 +105,29 @@ async fn history_without_gaps(world: &mut Contracts, name: String, first: u32, l
     assert_eq!(sequences, (first..=last).collect::<Vec<_>>());
 }
 
-/// The balance the last balance-changing event of `name` left.
+/// The balance `name` holds: its whole history read back and folded by the
+/// domain's own aggregate (the runtime's rebuild), not read off one event.
 pub async fn balance(world: &mut Contracts, domain: &str, name: &str) -> i64 {
-    history(world, domain, name)
+    let root = world.root(name);
+    let book = world
+        .client()
+        .query(domain, root)
+        .get_event_book()
         .await
-        .iter()
-        .rev()
-        .find_map(balance_after)
-        .unwrap_or(0)
+        .unwrap_or_else(|error| panic!("reading the history of {name} failed: {error}"));
+    match domain {
+        "player" => {
+            let (state, _) = runtime::rebuild(&Player, Some(&book))
+                .unwrap_or_else(|error| panic!("the history of {name} does not rebuild: {error}"));
+            state.bankroll()
+        }
+        "cashier" => {
+            let (float, _) = runtime::rebuild(&Cashier, Some(&book))
+                .unwrap_or_else(|error| panic!("the history of {name} does not rebuild: {error}"));
+            float.chips
+        }
+        other => panic!("no balance is kept in the {other} domain"),
+    }
 }
 
 #[then(expr = "the bankroll of {string} is {int} chips")]

@@ -6,7 +6,7 @@ use cucumber::{then, when};
 use examples::player::amount;
 use examples::proto::{FundsDeposited, FundsWithdrawn};
 
-use super::{deposit, next_sequence, short_type, withdrawal};
+use super::{deposit, history, next_sequence, short_type, withdrawal};
 use crate::world::Contracts;
 
 async fn speculate_withdrawal(
@@ -32,11 +32,25 @@ async fn withdraw_as_of_sequence(world: &mut Contracts, chips: i64, name: String
     speculate_withdrawal(world, chips, &name, PointInTime::AsOfSequence(at), at + 1).await;
 }
 
-#[when(expr = "I speculatively withdraw {int} chips from {string} as of now")]
-async fn withdraw_as_of_now(world: &mut Contracts, chips: i64, name: String) {
-    let expected = next_sequence(world, "player", &name).await;
-    let now = PointInTime::AsOfTime(angzarr_client::proto::time::now());
-    speculate_withdrawal(world, chips, &name, now, expected).await;
+#[when(expr = "I speculatively withdraw {int} chips from {string} as of the time her event {int} was stored")]
+async fn withdraw_as_of_a_time(world: &mut Contracts, chips: i64, name: String, at: u32) {
+    let pages = history(world, "player", &name).await;
+    let stored = |sequence: u32| {
+        pages
+            .iter()
+            .find(|page| page.sequence() == Some(sequence))
+            .and_then(|page| page.created_at)
+            .unwrap_or_else(|| panic!("event {sequence} of {name} has no creation time"))
+    };
+    let (point, next) = (stored(at), stored(at + 1));
+    // The point must fall between the two events, or the scenario could not
+    // tell time filtering from none.
+    assert!(
+        (point.seconds, point.nanos) < (next.seconds, next.nanos),
+        "events {at} and {} were stored at the same instant",
+        at + 1
+    );
+    speculate_withdrawal(world, chips, &name, PointInTime::AsOfTime(point), at + 1).await;
 }
 
 async fn speculate_deposit(world: &mut Contracts, chips: i64, name: &str, at: Option<PointInTime>) {
