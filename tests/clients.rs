@@ -276,7 +276,11 @@ async fn commands_and_queries_through_the_builders() {
         .execute()
         .await;
     let refused = edition.expect_err("the edition starts empty: the player does not exist there");
-    assert_eq!(refused.code(), Some(tonic::Code::FailedPrecondition), "{refused:?}");
+    assert_eq!(
+        refused.code(),
+        Some(tonic::Code::FailedPrecondition),
+        "{refused:?}"
+    );
     assert_eq!(refused.message(), "Player does not exist");
     let pages = client
         .query("player", root)

@@ -465,7 +465,8 @@ async fn long_roots_and_correlation_ids_are_cut_in_spans_and_logs() {
     let running = start(Server::new().aggregate(Player)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let mut request = contextual("player", vec![registered()], register());
-    let mut cover = Cover::new("player", uuid::Uuid::from_u128(1)).with_correlation_id("c".repeat(100_000));
+    let mut cover =
+        Cover::new("player", uuid::Uuid::from_u128(1)).with_correlation_id("c".repeat(100_000));
     cover.root = Some(angzarr_client::proto::Uuid {
         value: vec![0xab; 100_000],
     });
@@ -479,8 +480,14 @@ async fn long_roots_and_correlation_ids_are_cut_in_spans_and_logs() {
         .find(|line| line.contains("command rejected"))
         .unwrap_or_else(|| panic!("no rejection logged in:\n{text}"));
     assert!(line.len() < 1_000, "{} characters: {line}", line.len());
-    assert!(line.contains(&format!("root=\"{}…\"", "ab".repeat(64))), "{line}");
-    assert!(line.contains(&format!("correlation_id=\"{}…\"", "c".repeat(128))), "{line}");
+    assert!(
+        line.contains(&format!("root=\"{}…\"", "ab".repeat(64))),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("correlation_id=\"{}…\"", "c".repeat(128))),
+        "{line}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -32,7 +32,9 @@ async fn withdraw_as_of_sequence(world: &mut Contracts, chips: i64, name: String
     speculate_withdrawal(world, chips, &name, PointInTime::AsOfSequence(at), at + 1).await;
 }
 
-#[when(expr = "I speculatively withdraw {int} chips from {string} as of the time her event {int} was stored")]
+#[when(
+    expr = "I speculatively withdraw {int} chips from {string} as of the time her event {int} was stored"
+)]
 async fn withdraw_as_of_a_time(world: &mut Contracts, chips: i64, name: String, at: u32) {
     let pages = history(world, "player", &name).await;
     let stored = |sequence: u32| {
