@@ -30,7 +30,7 @@ Feature: Error handling
     And the error is a sequence conflict
     And the error is retryable
     And the error is not a rejection
-    And the error's current event book holds 1 event and next sequence 1
+    And the error's current event book holds the snapshot at sequence 0 and next sequence 1
 
   Scenario: A domain nobody serves is NOT_FOUND naming the domains that are served
     When I deposit 5 chips in domain "hand" for "Alice"

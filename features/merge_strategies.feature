@@ -12,7 +12,7 @@ Feature: Merge strategies and sequence conflicts
     When I deposit 5 chips for "Alice" expecting sequence 1 with merge strategy <strategy>
     Then the error is FAILED_PRECONDITION "Sequence mismatch: command expects 1, aggregate at 2"
     And the error is a sequence conflict
-    And the error's current event book holds 2 events and next sequence 2
+    And the error's current event book holds the snapshot at sequence 1 and next sequence 2
     And the history of "Alice" holds 2 events
 
     Examples:

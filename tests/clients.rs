@@ -268,6 +268,8 @@ async fn commands_and_queries_through_the_builders() {
         .iter()
         .any(|r| r.root.as_ref().and_then(|u| u.to_uuid().ok()) == Some(root)));
 
+    // An edition that has not diverged reads the whole main timeline: a
+    // command there must expect the main timeline's next sequence.
     let edition = client
         .command("player", root)
         .with_command(&deposit(1))
@@ -275,20 +277,56 @@ async fn commands_and_queries_through_the_builders() {
         .with_sequence(0)
         .execute()
         .await;
-    let refused = edition.expect_err("the edition starts empty: the player does not exist there");
+    let refused = edition.expect_err("the edition shows the main timeline's four events");
     assert_eq!(
         refused.code(),
         Some(tonic::Code::FailedPrecondition),
         "{refused:?}"
     );
-    assert_eq!(refused.message(), "Player does not exist");
-    let pages = client
+    assert_eq!(
+        refused.message(),
+        "Sequence mismatch: command expects 0, aggregate at 4"
+    );
+    let inherited = client
         .query("player", root)
         .edition("what-if")
         .get_pages()
         .await
         .unwrap();
-    assert!(pages.is_empty());
+    assert_eq!(inherited.len(), 4);
+    let diverged = client
+        .command("player", root)
+        .with_command(&deposit(1))
+        .with_edition("what-if")
+        .with_sequence(4)
+        .execute()
+        .await
+        .expect("the edition takes the command at sequence 4");
+    assert_eq!(
+        diverged.events.unwrap().pages[0].sequence(),
+        Some(4),
+        "the edition continues the timeline it copied"
+    );
+    assert_eq!(
+        client
+            .query("player", root)
+            .edition("what-if")
+            .get_pages()
+            .await
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        client
+            .query("player", root)
+            .get_pages()
+            .await
+            .unwrap()
+            .len(),
+        4,
+        "the main timeline is untouched"
+    );
 }
 
 #[tokio::test]

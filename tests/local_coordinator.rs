@@ -12,7 +12,8 @@ use angzarr_client::proto::{
     ExternalDeferredSequence, FactRequest, MergeStrategy, PageHeader, Query, SequenceRange,
     SequenceSet, SpeculateCommandHandlerRequest, TemporalQuery, Uuid,
 };
-use angzarr_local::route::{DomainHandler, InProcess};
+use angzarr_client::AggregateService;
+use angzarr_local::component::AggregateLogic;
 use angzarr_local::{LocalCoordinator, LocalCoordinatorBuilder, MemoryStore};
 use examples::player::{chips, Player};
 use examples::proto::{DepositFunds, FundsDeposited, PlayerState, RegisterPlayer};
@@ -262,8 +263,15 @@ async fn stale_sequences_are_rejected_with_the_current_book_except_aggregate_han
             );
             let current =
                 EventBook::decode(status.details()).expect("the current book in the details");
-            assert_eq!(current.pages.len(), 3);
             assert_eq!(current.next_sequence, 3);
+            assert!(current.pages.is_empty(), "no page after the snapshot");
+            if expected == 1 {
+                // The pages from 1 on are below the player's snapshot: the
+                // snapshot stands for them.
+                assert_eq!(current.snapshot.map(|s| s.sequence), Some(2));
+            } else {
+                assert!(current.snapshot.is_none(), "nothing the command missed");
+            }
         }
     }
 
@@ -569,12 +577,12 @@ async fn facts_are_stored_once_per_external_id() {
 
 /// Records what the coordinator sends, then lets the player decide.
 struct Spy {
-    inner: InProcess<Player>,
+    inner: AggregateService<Player>,
     seen: Arc<Mutex<Vec<ContextualCommand>>>,
 }
 
 #[tonic::async_trait]
-impl DomainHandler for Spy {
+impl AggregateLogic for Spy {
     async fn handle(&self, command: ContextualCommand) -> Result<BusinessResponse, tonic::Status> {
         self.seen.lock().unwrap().push(command.clone());
         self.inner.handle(command).await
@@ -591,13 +599,13 @@ impl DomainHandler for Spy {
 async fn the_next_command_carries_the_latest_snapshot_and_later_pages_only() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let spy = Spy {
-        inner: InProcess::new(Player),
+        inner: AggregateService::new(Player),
         seen: Arc::clone(&seen),
     };
     let mut local = start(
         LocalCoordinator::builder()
             .store(MemoryStore::new())
-            .domain_handler("player", spy),
+            .domain_logic("player", spy),
     )
     .await;
     three_events(&mut local).await;

@@ -1,17 +1,24 @@
 //! Assembling and running an embedded coordinator.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use angzarr_client::{shutdown_signal, Aggregate, BoundServer, ListenAddress, ServeError, Server};
+use angzarr_client::{
+    shutdown_signal, Aggregate, AggregateService, BoundServer, ComponentKind, ListenAddress,
+    ProcessManager, ProcessManagerService, Projector, ProjectorService, Saga, SagaService,
+    ServeError, Server, Upcaster, UpcasterService,
+};
 use angzarr_proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
 use angzarr_proto::event_query_service_server::EventQueryServiceServer;
 
+use crate::component::{
+    AggregateLogic, ProcessManagerLogic, ProjectorLogic, Remote, SagaLogic, UpcasterLogic,
+};
 use crate::coordinator::Coordinator;
-use crate::route::{DomainHandler, InProcess, Remote};
+use crate::delivery::{Delivery, DeliveryOptions};
+use crate::registry::{ConsumerLogic, Registry, Subscription};
 use crate::service::CoordinatorService;
-use crate::store::{EventStore, MemoryStore};
+use crate::store::{EventStore, MemoryStore, StoreError};
 
 /// The default address: `127.0.0.1:1310`, the coordinator's usual port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1310";
@@ -31,19 +38,37 @@ pub enum LocalError {
         /// What is wrong.
         reason: String,
     },
+    /// A saga, process manager, projector or upcaster cannot be registered.
+    #[error("{kind} `{name}`: {reason}")]
+    Component {
+        /// Its kind.
+        kind: ComponentKind,
+        /// Its name (an upcaster's is its domain).
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The store failed while preparing delivery.
+    #[error("event store: {0}")]
+    Store(#[from] StoreError),
     /// The server could not start, or failed (address taken, not a socket, ...).
     #[error(transparent)]
     Serve(#[from] ServeError),
 }
 
-/// Builds an embedded coordinator: a store and, per domain, where its
-/// business logic runs.
+/// Builds an embedded coordinator: a store, each domain's aggregate (and
+/// upcaster), and the sagas, process managers and projectors its books are
+/// delivered to, each in this process or at a gRPC endpoint.
 ///
 /// ```
-/// # use angzarr_local::{LocalCoordinator, MemoryStore};
+/// # use angzarr_local::{LocalCoordinator, MemoryStore, Subscription};
 /// let coordinator = LocalCoordinator::builder()
 ///     .store(MemoryStore::new())
 ///     .domain_endpoint("player", "http://127.0.0.1:50303")
+///     .unwrap()
+///     .saga_endpoint("saga-table-player", "table", "unix:/tmp/angzarr/saga-table-player.sock")
+///     .unwrap()
+///     .projector_endpoint("seating", &[Subscription::domain("table")], "127.0.0.1:50400")
 ///     .unwrap()
 ///     .build();
 /// assert_eq!(coordinator.domains().collect::<Vec<_>>(), ["player"]);
@@ -51,7 +76,8 @@ pub enum LocalError {
 #[derive(Default)]
 pub struct LocalCoordinatorBuilder {
     store: Option<Arc<dyn EventStore>>,
-    domains: BTreeMap<String, Arc<dyn DomainHandler>>,
+    registry: Registry,
+    options: DeliveryOptions,
     errors: Vec<LocalError>,
 }
 
@@ -76,9 +102,23 @@ impl LocalCoordinator {
         &self.coordinator
     }
 
+    /// Starts delivering published books (the serving methods do it
+    /// themselves): call it when driving the coordinator in process.
+    pub fn start_delivery(&self) {
+        self.coordinator.start_delivery();
+    }
+
+    /// Waits until every consumer has processed every book written so far
+    /// (see [`Coordinator::settled`]).
+    pub async fn settled(&self) -> Result<(), tonic::Status> {
+        self.coordinator.settled().await
+    }
+
     /// A [`Server`] serving this coordinator (`CommandHandlerCoordinatorService`
     /// and `EventQueryService`, with health and reflection), to which
-    /// components and options can still be added.
+    /// components and options can still be added. Delivery starts when the
+    /// server is bound through [`bind`](Self::bind); with a server of your
+    /// own, call [`start_delivery`](Self::start_delivery).
     pub fn into_server(self) -> Server {
         let service = CoordinatorService::new(Arc::clone(&self.coordinator));
         let limit = MAX_MESSAGE_BYTES;
@@ -96,20 +136,29 @@ impl LocalCoordinator {
     }
 
     /// Binds `address` (a `SocketAddr`, or a [`ListenAddress`] such as a Unix
-    /// socket) and returns the bound server, which serves until `shutdown`
-    /// completes: with port 0, its [`local_address`](BoundServer::local_address)
-    /// tells the port.
+    /// socket), starts delivery, and returns the bound server, which serves
+    /// until `shutdown` completes (delivery stops with it): with port 0, its
+    /// [`local_address`](BoundServer::local_address) tells the port.
     pub async fn bind(
         self,
         address: impl Into<ListenAddress>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<BoundServer, LocalError> {
-        Ok(self
+        let coordinator = Arc::clone(&self.coordinator);
+        let bound = self
             .into_server()
             .listen(address)
-            .shutdown_signal(shutdown)
+            .shutdown_signal({
+                let coordinator = Arc::clone(&coordinator);
+                async move {
+                    shutdown.await;
+                    coordinator.stop_delivery();
+                }
+            })
             .bind()
-            .await?)
+            .await?;
+        coordinator.start_delivery();
+        Ok(bound)
     }
 
     /// Serves on `address` until `shutdown` completes.
@@ -145,39 +194,218 @@ impl LocalCoordinatorBuilder {
         self
     }
 
-    /// Sends `domain`'s commands to the aggregate served at `endpoint`.
-    pub fn domain_endpoint(mut self, domain: &str, endpoint: &str) -> Result<Self, LocalError> {
-        let remote = Remote::new(endpoint).map_err(|reason| LocalError::Domain {
-            domain: domain.to_owned(),
-            reason,
-        })?;
-        self.add(domain, Arc::new(remote));
-        match self.errors.pop() {
-            Some(error) => Err(error),
-            None => Ok(self),
-        }
+    /// How delivery retries a consumer that is down or failing.
+    pub fn delivery_options(mut self, options: DeliveryOptions) -> Self {
+        self.options = options;
+        self
     }
 
-    /// Sends `domain`'s commands to a custom [`DomainHandler`].
-    pub fn domain_handler(mut self, domain: &str, handler: impl DomainHandler) -> Self {
-        self.add(domain, Arc::new(handler));
+    /// Sends `domain`'s commands to the aggregate served at `endpoint`
+    /// (`host:port`, `http://host:port`, `unix:/path` or a socket path).
+    pub fn domain_endpoint(mut self, domain: &str, endpoint: &str) -> Result<Self, LocalError> {
+        let remote = Remote::new(ComponentKind::Aggregate, endpoint).map_err(|reason| {
+            LocalError::Domain {
+                domain: domain.to_owned(),
+                reason,
+            }
+        })?;
+        self.add_domain(domain, Arc::new(remote));
+        self.first_error()
+    }
+
+    /// Sends `domain`'s commands to a custom [`AggregateLogic`].
+    pub fn domain_logic(mut self, domain: &str, logic: impl AggregateLogic) -> Self {
+        self.add_domain(domain, Arc::new(logic));
         self
     }
 
     /// Runs `domain`'s commands on `aggregate` in this process.
     pub fn domain_aggregate<A: Aggregate>(mut self, aggregate: A) -> Self {
         let domain = aggregate.domain().to_owned();
-        self.add(&domain, Arc::new(InProcess::new(aggregate)));
+        self.add_domain(&domain, Arc::new(AggregateService::new(aggregate)));
         self
     }
 
-    fn add(&mut self, domain: &str, handler: Arc<dyn DomainHandler>) {
+    /// Runs `saga` in this process, on the books of its source domain.
+    pub fn saga<S: Saga>(self, saga: S) -> Self {
+        let (name, source) = (saga.name().to_owned(), saga.source().to_owned());
+        self.saga_logic(&name, &source, SagaService::new(saga))
+    }
+
+    /// Delivers `source`'s books to the saga `name` served at `endpoint`.
+    pub fn saga_endpoint(
+        self,
+        name: &str,
+        source: &str,
+        endpoint: &str,
+    ) -> Result<Self, LocalError> {
+        let remote = self.remote(ComponentKind::Saga, name, endpoint)?;
+        self.saga_logic(name, source, remote).first_error()
+    }
+
+    /// Delivers `source`'s books to a custom [`SagaLogic`] named `name`.
+    pub fn saga_logic(mut self, name: &str, source: &str, logic: impl SagaLogic) -> Self {
+        let subscription = Subscription::parse(source);
+        self.add_consumer(
+            ComponentKind::Saga,
+            name,
+            subscription.map(|s| vec![s]),
+            ConsumerLogic::Saga(Arc::new(logic)),
+        );
+        self
+    }
+
+    /// Runs the process manager `pm` in this process, on the books of its
+    /// source domains that carry a correlation id.
+    pub fn process_manager<P: ProcessManager>(self, pm: P) -> Self {
+        let name = pm.name().to_owned();
+        let subscriptions = pm
+            .sources()
+            .iter()
+            .map(|source| Subscription::parse(source))
+            .collect();
+        self.process_manager_logic(&name, subscriptions, ProcessManagerService::new(pm))
+    }
+
+    /// Delivers the books matching `subscriptions` to the process manager
+    /// `name` served at `endpoint`. Its state is stored in domain `name`.
+    pub fn process_manager_endpoint(
+        self,
+        name: &str,
+        subscriptions: &[Subscription],
+        endpoint: &str,
+    ) -> Result<Self, LocalError> {
+        let remote = self.remote(ComponentKind::ProcessManager, name, endpoint)?;
+        self.process_manager_logic(name, Ok(subscriptions.to_vec()), remote)
+            .first_error()
+    }
+
+    /// Delivers the books matching `subscriptions` to a custom
+    /// [`ProcessManagerLogic`] named `name`.
+    pub fn process_manager_logic(
+        mut self,
+        name: &str,
+        subscriptions: Result<Vec<Subscription>, String>,
+        logic: impl ProcessManagerLogic,
+    ) -> Self {
+        self.add_consumer(
+            ComponentKind::ProcessManager,
+            name,
+            subscriptions,
+            ConsumerLogic::ProcessManager(Arc::new(logic)),
+        );
+        self
+    }
+
+    /// Runs `projector` in this process, on the books of its domains.
+    pub fn projector<P: Projector>(self, projector: P) -> Self {
+        let name = projector.name().to_owned();
+        let subscriptions = projector
+            .domains()
+            .iter()
+            .map(|domain| Subscription::parse(domain))
+            .collect();
+        self.projector_logic(&name, subscriptions, ProjectorService::new(projector))
+    }
+
+    /// Delivers the books matching `subscriptions` to the projector `name`
+    /// served at `endpoint`.
+    pub fn projector_endpoint(
+        self,
+        name: &str,
+        subscriptions: &[Subscription],
+        endpoint: &str,
+    ) -> Result<Self, LocalError> {
+        let remote = self.remote(ComponentKind::Projector, name, endpoint)?;
+        self.projector_logic(name, Ok(subscriptions.to_vec()), remote)
+            .first_error()
+    }
+
+    /// Delivers the books matching `subscriptions` to a custom
+    /// [`ProjectorLogic`] named `name`.
+    pub fn projector_logic(
+        mut self,
+        name: &str,
+        subscriptions: Result<Vec<Subscription>, String>,
+        logic: impl ProjectorLogic,
+    ) -> Self {
+        self.add_consumer(
+            ComponentKind::Projector,
+            name,
+            subscriptions,
+            ConsumerLogic::Projector(Arc::new(logic)),
+        );
+        self
+    }
+
+    /// Runs `upcaster` in this process on the history loaded for its domain.
+    pub fn upcaster<U: Upcaster>(self, upcaster: U) -> Self {
+        let domain = upcaster.domain().to_owned();
+        self.upcaster_logic(&domain, UpcasterService::new(upcaster))
+    }
+
+    /// Upcasts `domain`'s history with the upcaster served at `endpoint`
+    /// (often the aggregate's own address).
+    pub fn upcaster_endpoint(self, domain: &str, endpoint: &str) -> Result<Self, LocalError> {
+        let remote = self.remote(ComponentKind::Upcaster, domain, endpoint)?;
+        self.upcaster_logic(domain, remote).first_error()
+    }
+
+    /// Upcasts `domain`'s history with a custom [`UpcasterLogic`].
+    pub fn upcaster_logic(mut self, domain: &str, logic: impl UpcasterLogic) -> Self {
+        if let Err(status) = crate::validate::domain(domain) {
+            self.component_error(ComponentKind::Upcaster, domain, status.message());
+        } else if self
+            .registry
+            .upcasters
+            .insert(domain.to_owned(), Arc::new(logic))
+            .is_some()
+        {
+            self.component_error(ComponentKind::Upcaster, domain, "registered twice");
+        }
+        self
+    }
+
+    fn remote(
+        &self,
+        kind: ComponentKind,
+        name: &str,
+        endpoint: &str,
+    ) -> Result<Remote, LocalError> {
+        Remote::new(kind, endpoint).map_err(|reason| LocalError::Component {
+            kind,
+            name: name.to_owned(),
+            reason,
+        })
+    }
+
+    fn first_error(mut self) -> Result<Self, LocalError> {
+        match self.errors.pop() {
+            Some(error) => Err(error),
+            None => Ok(self),
+        }
+    }
+
+    fn component_error(&mut self, kind: ComponentKind, name: &str, reason: &str) {
+        self.errors.push(LocalError::Component {
+            kind,
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn add_domain(&mut self, domain: &str, logic: Arc<dyn AggregateLogic>) {
         if let Err(status) = crate::validate::domain(domain) {
             self.errors.push(LocalError::Domain {
                 domain: domain.to_owned(),
                 reason: status.message().to_owned(),
             });
-        } else if self.domains.insert(domain.to_owned(), handler).is_some() {
+        } else if self
+            .registry
+            .aggregates
+            .insert(domain.to_owned(), logic)
+            .is_some()
+        {
             self.errors.push(LocalError::Domain {
                 domain: domain.to_owned(),
                 reason: "registered twice".to_owned(),
@@ -185,19 +413,85 @@ impl LocalCoordinatorBuilder {
         }
     }
 
-    /// The coordinator, or the first registration problem.
+    fn add_consumer(
+        &mut self,
+        kind: ComponentKind,
+        name: &str,
+        subscriptions: Result<Vec<Subscription>, String>,
+        logic: ConsumerLogic,
+    ) {
+        if let Err(status) = crate::validate::domain(name) {
+            let reason = format!("invalid name: {}", status.message());
+            return self.component_error(kind, name, &reason);
+        }
+        let subscriptions = match subscriptions {
+            Ok(subscriptions) if subscriptions.is_empty() => {
+                return self.component_error(kind, name, "subscribes to no domain");
+            }
+            Ok(subscriptions) => subscriptions,
+            Err(reason) => return self.component_error(kind, name, &reason),
+        };
+        if self.registry.consumer(kind, name).is_some() {
+            return self.component_error(kind, name, "registered twice");
+        }
+        self.registry
+            .add_consumer(name.to_owned(), subscriptions, logic);
+    }
+
+    /// The coordinator, or the first registration problem. Gives each
+    /// consumer registered for the first time its place in the outbox (its
+    /// head: it receives the books written from now on).
     pub fn try_build(mut self) -> Result<LocalCoordinator, LocalError> {
+        for consumer in &self.registry.consumers {
+            if consumer.kind() == ComponentKind::ProcessManager
+                && self.registry.aggregates.contains_key(&consumer.name)
+            {
+                let name = consumer.name.clone();
+                self.component_error(
+                    ComponentKind::ProcessManager,
+                    &name,
+                    "its state would be stored in a domain an aggregate serves: name it apart",
+                );
+                break;
+            }
+        }
         if let Some(error) = self.errors.drain(..).next() {
             return Err(error);
         }
-        Ok(self.build())
+        let store = self
+            .store
+            .take()
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        crate::delivery::initial_positions(store.as_ref(), &self.registry.consumers)?;
+        Ok(LocalCoordinator {
+            coordinator: Arc::new(Coordinator::new(
+                store,
+                self.registry,
+                Delivery::new(self.options),
+            )),
+        })
     }
 
-    /// The coordinator (registration problems are reported by [`try_build`](Self::try_build)).
-    pub fn build(self) -> LocalCoordinator {
-        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+    /// The coordinator. Registration problems are left out here and
+    /// reported by [`try_build`](Self::try_build); a store failure while
+    /// placing new consumers in the outbox is logged.
+    pub fn build(mut self) -> LocalCoordinator {
+        self.errors.clear();
+        let store = self
+            .store
+            .take()
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        if let Err(error) =
+            crate::delivery::initial_positions(store.as_ref(), &self.registry.consumers)
+        {
+            tracing::error!(%error, "cannot place new consumers in the outbox");
+        }
         LocalCoordinator {
-            coordinator: Arc::new(Coordinator::new(store, self.domains)),
+            coordinator: Arc::new(Coordinator::new(
+                store,
+                self.registry,
+                Delivery::new(self.options),
+            )),
         }
     }
 }

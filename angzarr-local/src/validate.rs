@@ -11,6 +11,8 @@ pub const MAX_CORRELATION_ID_LEN: usize = 128;
 pub const MAX_COMMAND_PAGES: usize = 100;
 /// Largest command payload, in bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// Longest edition name.
+pub const MAX_EDITION_LEN: usize = 64;
 
 /// A validated command: its book, domain and root.
 pub struct ValidCommand<'a> {
@@ -40,6 +42,7 @@ pub fn command_book(book: &CommandBook) -> Result<ValidCommand<'_>, Status> {
     let root = root(cover)?;
     domain(&cover.domain)?;
     correlation_id(&cover.correlation_id)?;
+    edition(cover)?;
     if book.pages.len() > MAX_COMMAND_PAGES {
         return Err(invalid(format!(
             "command book exceeds maximum pages (max: {MAX_COMMAND_PAGES}, got: {})",
@@ -101,6 +104,42 @@ pub fn domain(domain: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// Edition names follow the domain rule (`[a-z_][a-z0-9_-]*`, at most 64
+/// characters); an empty name means the main timeline. Divergences must
+/// name valid domains.
+pub fn edition(cover: &Cover) -> Result<(), Status> {
+    let Some(edition) = &cover.edition else {
+        return Ok(());
+    };
+    let name = edition.name.as_str();
+    if name.is_empty() {
+        return Ok(());
+    }
+    let length = name.chars().count();
+    if length > MAX_EDITION_LEN {
+        return Err(invalid(format!(
+            "edition name exceeds maximum length (max: {MAX_EDITION_LEN}, got: {length})"
+        )));
+    }
+    let first = name.chars().next().unwrap_or('_');
+    if !(first.is_ascii_lowercase() || first == '_') {
+        return Err(invalid("edition name must start with lowercase letter"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
+        return Err(invalid(
+            "edition name contains invalid characters (allowed: a-z, 0-9, _, -)",
+        ));
+    }
+    for divergence in &edition.divergences {
+        domain(&divergence.domain)
+            .map_err(|status| invalid(format!("edition divergence: {}", status.message())))?;
+    }
+    Ok(())
+}
+
 /// Correlation ids: `[A-Za-z0-9_-]`, at most 128 characters (empty is allowed).
 pub fn correlation_id(correlation_id: &str) -> Result<(), Status> {
     let length = correlation_id.chars().count();
@@ -149,6 +188,30 @@ mod tests {
             "domain name exceeds maximum length (max: 64, got: 65)"
         );
         assert!(domain("_player-2").is_ok());
+    }
+
+    #[test]
+    fn edition_names_follow_the_domain_rule() {
+        let message = |name: &str| {
+            edition(&Cover::new("player", uuid::Uuid::nil()).with_edition(name))
+                .unwrap_err()
+                .message()
+                .to_owned()
+        };
+        assert_eq!(
+            message("What If"),
+            "edition name must start with lowercase letter"
+        );
+        assert_eq!(
+            message("what if"),
+            "edition name contains invalid characters (allowed: a-z, 0-9, _, -)"
+        );
+        assert_eq!(
+            message(&"e".repeat(65)),
+            "edition name exceeds maximum length (max: 64, got: 65)"
+        );
+        assert!(edition(&Cover::new("player", uuid::Uuid::nil()).with_edition("what-if")).is_ok());
+        assert!(edition(&Cover::new("player", uuid::Uuid::nil())).is_ok());
     }
 
     #[test]

@@ -3,9 +3,10 @@
 use std::ops::{Bound, RangeBounds};
 
 use angzarr_proto::{
-    query, temporal_query, time, Any, AnyExt, CommandBook, CommandPage, CommandRequest,
-    CommandResponse, Cover, EventBook, EventPage, InvalidTimestamp, MergeStrategy, Query,
-    SequenceRange, SequenceSet, SpeculateCommandHandlerRequest, SyncMode, TemporalQuery, Timestamp,
+    query, temporal_query, time, Any, AnyExt, CascadeErrorMode, CommandBook, CommandPage,
+    CommandRequest, CommandResponse, Cover, EventBook, EventPage, InvalidTimestamp, MergeStrategy,
+    Query, SequenceRange, SequenceSet, SpeculateCommandHandlerRequest, SyncMode, TemporalQuery,
+    Timestamp,
 };
 use prost::Name;
 
@@ -30,6 +31,7 @@ pub struct CommandBuilder {
     correlation_id: Option<String>,
     merge_strategy: MergeStrategy,
     sync_mode: SyncMode,
+    cascade_error_mode: CascadeErrorMode,
     edition: Option<String>,
 }
 
@@ -44,6 +46,7 @@ impl CommandBuilder {
             correlation_id: None,
             merge_strategy: MergeStrategy::MergeCommutative,
             sync_mode: SyncMode::Async,
+            cascade_error_mode: CascadeErrorMode::CascadeErrorFailFast,
             edition: None,
         }
     }
@@ -84,6 +87,13 @@ impl CommandBuilder {
         self
     }
 
+    /// What a CASCADE command does when a step of its cascade fails
+    /// (default FAIL_FAST).
+    pub fn with_cascade_error_mode(mut self, mode: CascadeErrorMode) -> Self {
+        self.cascade_error_mode = mode;
+        self
+    }
+
     /// Runs the command on a named edition (timeline).
     pub fn with_edition(mut self, edition: impl Into<String>) -> Self {
         self.edition = Some(edition.into());
@@ -120,6 +130,7 @@ impl CommandBuilder {
         Ok(CommandRequest {
             command: Some(self.build()?),
             sync_mode: self.sync_mode.into(),
+            cascade_error_mode: self.cascade_error_mode.into(),
             ..Default::default()
         })
     }
@@ -130,6 +141,7 @@ impl CommandBuilder {
         let request = CommandRequest {
             command: Some(self.book_with(command)?),
             sync_mode: self.sync_mode.into(),
+            cascade_error_mode: self.cascade_error_mode.into(),
             ..Default::default()
         };
         self.client.handle_command(request).await

@@ -1,9 +1,13 @@
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use angzarr_proto::{EventPage, Snapshot};
+use angzarr_proto::{EventBook, EventPage, Snapshot};
+use prost::Message;
 
-use super::{check_sequences, AggregateKey, EventStore, LocatedPage, StoreError};
+use super::{
+    after, check_sequences, AggregateKey, Append, EventStore, LocatedPage, OutboxEntry, Outcome,
+    StoreError,
+};
 
 /// An [`EventStore`] in memory: for tests, gone when dropped.
 #[derive(Default)]
@@ -16,13 +20,17 @@ struct Inner {
     timelines: HashMap<AggregateKey, Timeline>,
     /// (key, sequence, correlation id) in append order.
     log: Vec<(AggregateKey, u32, String)>,
+    outbox: BTreeMap<u64, OutboxEntry>,
+    outbox_head: u64,
+    positions: HashMap<String, u64>,
+    outcomes: HashMap<String, Outcome>,
 }
 
 #[derive(Default)]
 struct Timeline {
     pages: Vec<EventPage>,
     snapshot: Option<Snapshot>,
-    facts: HashMap<String, (u32, u32)>,
+    facts: HashMap<String, (u32, usize)>,
 }
 
 impl MemoryStore {
@@ -40,11 +48,14 @@ impl MemoryStore {
     }
 }
 
-fn next_of(timeline: Option<&Timeline>) -> u32 {
-    timeline
+fn next_of(timeline: Option<&Timeline>) -> Result<u32, StoreError> {
+    match timeline
         .and_then(|t| t.pages.last())
         .and_then(EventPage::sequence)
-        .map_or(0, |last| last + 1)
+    {
+        None => Ok(0),
+        Some(last) => after(last),
+    }
 }
 
 impl EventStore for MemoryStore {
@@ -62,7 +73,7 @@ impl EventStore for MemoryStore {
     }
 
     fn next_sequence(&self, key: &AggregateKey) -> Result<u32, StoreError> {
-        Ok(next_of(self.lock().timelines.get(key)))
+        next_of(self.lock().timelines.get(key))
     }
 
     fn snapshot(&self, key: &AggregateKey) -> Result<Option<Snapshot>, StoreError> {
@@ -73,40 +84,67 @@ impl EventStore for MemoryStore {
             .and_then(|t| t.snapshot.clone()))
     }
 
-    fn append(
-        &self,
-        key: &AggregateKey,
-        at: u32,
-        pages: &[EventPage],
-        snapshot: Option<&Snapshot>,
-        correlation_id: &str,
-        fact_id: Option<&str>,
-    ) -> Result<(), StoreError> {
+    fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError> {
+        check_sequences(append.at, append.pages)?;
+        let book = append
+            .publish
+            .map(|publication| {
+                EventBook::decode(publication.book)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))
+            })
+            .transpose()?;
         let mut inner = self.lock();
-        let actual = next_of(inner.timelines.get(key));
-        if actual != at {
+        let key = append.key;
+        let actual = next_of(inner.timelines.get(key))?;
+        if actual != append.at {
             return Err(StoreError::Conflict {
-                expected: at,
+                expected: append.at,
                 actual,
             });
         }
-        check_sequences(at, pages)?;
-        let Inner { timelines, log } = &mut *inner;
+        let Inner {
+            timelines,
+            log,
+            outbox,
+            outbox_head,
+            outcomes,
+            ..
+        } = &mut *inner;
         let timeline = timelines.entry(key.clone()).or_default();
-        for page in pages {
+        for page in append.pages {
             if let Some(sequence) = page.sequence() {
-                log.push((key.clone(), sequence, correlation_id.to_owned()));
+                log.push((key.clone(), sequence, append.correlation_id.to_owned()));
             }
         }
-        timeline.pages.extend_from_slice(pages);
-        if let Some(snapshot) = snapshot {
+        timeline.pages.extend_from_slice(append.pages);
+        if let Some(snapshot) = append.snapshot {
             timeline.snapshot = Some(snapshot.clone());
         }
-        if let Some(fact_id) = fact_id {
-            let count = u32::try_from(pages.len()).unwrap_or(u32::MAX);
-            timeline.facts.insert(fact_id.to_owned(), (at, count));
+        if let Some(fact_id) = append.fact_id {
+            timeline
+                .facts
+                .insert(fact_id.to_owned(), (append.at, append.pages.len()));
         }
-        Ok(())
+        let mut published = None;
+        if let (Some(publication), Some(book)) = (append.publish, book) {
+            *outbox_head += 1;
+            outbox.insert(
+                *outbox_head,
+                OutboxEntry {
+                    id: *outbox_head,
+                    domain: publication.domain.to_owned(),
+                    claim: publication.claim,
+                    book,
+                },
+            );
+            published = Some(*outbox_head);
+        }
+        if let Some((outcome_key, outcome)) = append.outcome {
+            outcomes
+                .entry(outcome_key.to_owned())
+                .or_insert_with(|| outcome.clone());
+        }
+        Ok(published)
     }
 
     fn fact(
@@ -117,10 +155,12 @@ impl EventStore for MemoryStore {
         let inner = self.lock();
         Ok(inner.timelines.get(key).and_then(|timeline| {
             timeline.facts.get(fact_id).map(|&(at, count)| {
-                timeline
+                let start = timeline
                     .pages
+                    .partition_point(|page| page.sequence().is_some_and(|s| s < at));
+                timeline.pages[start..]
                     .iter()
-                    .filter(|p| p.sequence().is_some_and(|s| s >= at && s < at + count))
+                    .take(count)
                     .cloned()
                     .collect()
             })
@@ -137,13 +177,13 @@ impl EventStore for MemoryStore {
             })
             .filter_map(|(key, sequence, _)| {
                 let timeline = inner.timelines.get(key)?;
-                let page = timeline
+                let index = timeline
                     .pages
-                    .iter()
-                    .find(|p| p.sequence() == Some(*sequence))?;
+                    .binary_search_by_key(&Some(*sequence), EventPage::sequence)
+                    .ok()?;
                 Some(LocatedPage {
                     key: key.clone(),
-                    page: page.clone(),
+                    page: timeline.pages[index].clone(),
                 })
             })
             .collect())
@@ -157,6 +197,52 @@ impl EventStore for MemoryStore {
             .filter(|(_, timeline)| !timeline.pages.is_empty())
             .map(|(key, _)| key.clone())
             .collect())
+    }
+
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .outbox
+            .range(after.saturating_add(1)..)
+            .take(limit)
+            .map(|(_, entry)| entry.clone())
+            .collect())
+    }
+
+    fn outbox_head(&self) -> Result<u64, StoreError> {
+        Ok(self.lock().outbox_head)
+    }
+
+    fn prune_outbox(&self, through: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let kept = inner.outbox.split_off(&through.saturating_add(1));
+        inner.outbox = kept;
+        Ok(())
+    }
+
+    fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().positions.get(consumer).copied())
+    }
+
+    fn set_position(&self, consumer: &str, position: u64) -> Result<(), StoreError> {
+        self.lock().positions.insert(consumer.to_owned(), position);
+        Ok(())
+    }
+
+    fn lowest_position(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().positions.values().min().copied())
+    }
+
+    fn outcome(&self, key: &str) -> Result<Option<Outcome>, StoreError> {
+        Ok(self.lock().outcomes.get(key).cloned())
+    }
+
+    fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        self.lock()
+            .outcomes
+            .entry(key.to_owned())
+            .or_insert_with(|| outcome.clone());
+        Ok(())
     }
 }
 

@@ -1,4 +1,9 @@
 //! Where events live: the [`EventStore`] contract, kept in memory or in SQLite.
+//!
+//! Besides timelines, snapshots and facts, a store keeps what delivery needs
+//! to survive a restart: the outbox of books waiting for consumers, each
+//! consumer's position in it, and the recorded outcomes that make saga and
+//! process-manager commands run at most once.
 
 mod memory;
 mod sqlite;
@@ -6,7 +11,7 @@ mod sqlite;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
-use angzarr_proto::{EventPage, Snapshot};
+use angzarr_proto::{EventBook, EventPage, Snapshot};
 
 /// One aggregate's timeline: its domain, edition and root.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,6 +31,87 @@ pub struct LocatedPage {
     pub key: AggregateKey,
     /// The page, as it was stored.
     pub page: EventPage,
+}
+
+/// Which consumers a synchronous command delivers its book to itself, so
+/// that the outbox leaves them alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SyncReach {
+    /// `SYNC_MODE_SIMPLE`: projectors.
+    Projectors,
+    /// `SYNC_MODE_CASCADE`: every consumer.
+    Everyone,
+}
+
+/// A synchronous delivery in progress: the run of the coordinator that
+/// started it, its token within that run, and whom it reaches. A claim of an
+/// earlier run was cut short by a restart, so the outbox delivers that book
+/// as if unclaimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Claim {
+    /// The coordinator run that claimed the book.
+    pub run: u64,
+    /// Which synchronous delivery of that run.
+    pub token: u64,
+    /// The consumers it delivers to.
+    pub reach: SyncReach,
+}
+
+/// A book to deliver to consumers, stored with the events that made it.
+#[derive(Debug, Clone, Copy)]
+pub struct Publication<'a> {
+    /// The book's domain (consumers subscribe by domain).
+    pub domain: &'a str,
+    /// The encoded [`EventBook`].
+    pub book: &'a [u8],
+    /// Set when the writer delivers the book itself.
+    pub claim: Option<Claim>,
+}
+
+/// One book in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEntry {
+    /// Its place in delivery order (increasing, never reused).
+    pub id: u64,
+    /// The book's domain.
+    pub domain: String,
+    /// The synchronous delivery that claimed it, if any.
+    pub claim: Option<Claim>,
+    /// The book: cover, newly stored pages, snapshot, next sequence.
+    pub book: EventBook,
+}
+
+/// The recorded result of a command run at most once: OK (`code` 0) with the
+/// encoded response in `body`, or the status it was refused with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The gRPC status code, 0 for OK.
+    pub code: i32,
+    /// The status message (empty when OK).
+    pub message: String,
+    /// The encoded response when OK.
+    pub body: Vec<u8>,
+}
+
+/// Everything one atomic write stores.
+#[derive(Debug, Clone, Copy)]
+pub struct Append<'a> {
+    /// The timeline written.
+    pub key: &'a AggregateKey,
+    /// Where the timeline must be: the first page's sequence.
+    pub at: u32,
+    /// The pages, with explicit consecutive sequences from `at`.
+    pub pages: &'a [EventPage],
+    /// A snapshot replacing the stored one.
+    pub snapshot: Option<&'a Snapshot>,
+    /// Recorded with every page, for queries by correlation id.
+    pub correlation_id: &'a str,
+    /// An external fact id, so that the same fact is stored once.
+    pub fact_id: Option<&'a str>,
+    /// The book for consumers, queued in the same transaction.
+    pub publish: Option<Publication<'a>>,
+    /// An outcome recorded under its key in the same transaction.
+    pub outcome: Option<(&'a str, &'a Outcome)>,
 }
 
 /// Why the store could not do what was asked.
@@ -51,6 +137,13 @@ pub enum StoreError {
         /// The sequence it should have.
         expected: u32,
     },
+    /// The timeline holds an event at sequence `u32::MAX`, the last one the
+    /// wire can express, or an append would go past it.
+    #[error("the sequence space is exhausted: no sequence after {last}")]
+    SequenceExhausted {
+        /// The last sequence used or asked for.
+        last: u32,
+    },
     /// The SQLite database failed.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -67,32 +160,26 @@ pub enum StoreError {
     },
 }
 
-/// Durable storage of events and snapshots, one timeline per [`AggregateKey`].
+/// Durable storage of events and snapshots, one timeline per [`AggregateKey`],
+/// with the outbox, consumer positions and outcomes delivery relies on.
 ///
-/// Appends are atomic: all pages of one append are stored, or none.
+/// Appends are atomic: the pages, snapshot, fact id, outbox entry and
+/// outcome of one [`Append`] are all stored, or none.
 pub trait EventStore: Send + Sync + 'static {
     /// Pages with a sequence above `after` (all pages when `None`), in order.
     fn pages(&self, key: &AggregateKey, after: Option<u32>) -> Result<Vec<EventPage>, StoreError>;
 
     /// The sequence the next page gets: the last page's sequence + 1, or 0.
+    /// [`StoreError::SequenceExhausted`] when the last page is at `u32::MAX`.
     fn next_sequence(&self, key: &AggregateKey) -> Result<u32, StoreError>;
 
     /// The latest snapshot, if one was stored.
     fn snapshot(&self, key: &AggregateKey) -> Result<Option<Snapshot>, StoreError>;
 
-    /// Appends `pages` (explicit, consecutive sequences starting at `at`) and,
-    /// if given, replaces the snapshot, atomically. Fails with
-    /// [`StoreError::Conflict`] if the aggregate is not at `at`. `fact_id`
-    /// records an external fact id, so that the same fact is stored once.
-    fn append(
-        &self,
-        key: &AggregateKey,
-        at: u32,
-        pages: &[EventPage],
-        snapshot: Option<&Snapshot>,
-        correlation_id: &str,
-        fact_id: Option<&str>,
-    ) -> Result<(), StoreError>;
+    /// Stores one [`Append`] atomically; fails with [`StoreError::Conflict`]
+    /// if the timeline is not at `append.at`. Returns the outbox id of the
+    /// published book, if one was given.
+    fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError>;
 
     /// The pages stored for an external fact id, if it was seen before.
     fn fact(&self, key: &AggregateKey, fact_id: &str)
@@ -104,12 +191,43 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Every aggregate with at least one page.
     fn roots(&self) -> Result<Vec<AggregateKey>, StoreError>;
+
+    /// Up to `limit` outbox entries with an id above `after`, in order.
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+
+    /// The highest outbox id ever given (0 before the first).
+    fn outbox_head(&self) -> Result<u64, StoreError>;
+
+    /// Removes outbox entries with an id at or below `through`.
+    fn prune_outbox(&self, through: u64) -> Result<(), StoreError>;
+
+    /// A consumer's position: the id of the last entry it has processed.
+    fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Moves a consumer's position.
+    fn set_position(&self, consumer: &str, position: u64) -> Result<(), StoreError>;
+
+    /// The lowest position of any consumer ever recorded, so that pruning
+    /// keeps what a consumer absent from this run has not seen.
+    fn lowest_position(&self) -> Result<Option<u64>, StoreError>;
+
+    /// The outcome recorded under `key`, if any.
+    fn outcome(&self, key: &str) -> Result<Option<Outcome>, StoreError>;
+
+    /// Records an outcome under `key`, unless one is recorded already.
+    fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError>;
+}
+
+/// The sequence after `last`, or [`StoreError::SequenceExhausted`].
+pub(crate) fn after(last: u32) -> Result<u32, StoreError> {
+    last.checked_add(1)
+        .ok_or(StoreError::SequenceExhausted { last })
 }
 
 /// Checks that `pages` carry consecutive explicit sequences from `at`.
 pub(crate) fn check_sequences(at: u32, pages: &[EventPage]) -> Result<(), StoreError> {
+    let mut expected = at;
     for (index, page) in pages.iter().enumerate() {
-        let expected = at + u32::try_from(index).unwrap_or(u32::MAX);
         if page.sequence() != Some(expected) {
             return Err(StoreError::BadSequence {
                 index,
@@ -117,8 +235,28 @@ pub(crate) fn check_sequences(at: u32, pages: &[EventPage]) -> Result<(), StoreE
                 expected,
             });
         }
+        if index + 1 < pages.len() {
+            expected = after(expected)?;
+        }
     }
     Ok(())
+}
+
+impl SyncReach {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            SyncReach::Projectors => 1,
+            SyncReach::Everyone => 2,
+        }
+    }
+
+    pub(crate) fn from_code(code: i64) -> Option<Self> {
+        match code {
+            1 => Some(SyncReach::Projectors),
+            2 => Some(SyncReach::Everyone),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -127,6 +265,7 @@ pub(crate) mod contract {
 
     use super::*;
     use angzarr_proto::{Any, AnyExt, NoOp};
+    use prost::Message;
 
     pub fn key(domain: &str, root: u128) -> AggregateKey {
         AggregateKey {
@@ -146,24 +285,42 @@ pub(crate) mod contract {
         )
     }
 
+    pub fn append<'a>(
+        key: &'a AggregateKey,
+        at: u32,
+        pages: &'a [EventPage],
+        correlation_id: &'a str,
+    ) -> Append<'a> {
+        Append {
+            key,
+            at,
+            pages,
+            snapshot: None,
+            correlation_id,
+            fact_id: None,
+            publish: None,
+            outcome: None,
+        }
+    }
+
     pub fn check(store: &dyn EventStore) {
         let player = key("player", 1);
         assert_eq!(store.next_sequence(&player).unwrap(), 0);
         assert!(store.pages(&player, None).unwrap().is_empty());
 
         store
-            .append(&player, 0, &[page(0), page(1)], None, "c1", None)
+            .append(&append(&player, 0, &[page(0), page(1)], "c1"))
             .unwrap();
         assert_eq!(store.next_sequence(&player).unwrap(), 2);
         assert!(matches!(
-            store.append(&player, 1, &[page(1)], None, "c1", None),
+            store.append(&append(&player, 1, &[page(1)], "c1")),
             Err(StoreError::Conflict {
                 expected: 1,
                 actual: 2
             })
         ));
         assert!(matches!(
-            store.append(&player, 2, &[page(3)], None, "c1", None),
+            store.append(&append(&player, 2, &[page(3)], "c1")),
             Err(StoreError::BadSequence {
                 index: 0,
                 found: Some(3),
@@ -182,28 +339,23 @@ pub(crate) mod contract {
             retention: 0,
         };
         store
-            .append(
-                &player,
-                2,
-                &[page(2)],
-                Some(&snapshot),
-                "c2",
-                Some("fact-1"),
-            )
+            .append(&Append {
+                snapshot: Some(&snapshot),
+                fact_id: Some("fact-1"),
+                ..append(&player, 2, &[page(2)], "c2")
+            })
             .unwrap();
         assert_eq!(store.snapshot(&player).unwrap(), Some(snapshot));
-        let after = store.pages(&player, Some(1)).unwrap();
+        let later = store.pages(&player, Some(1)).unwrap();
         assert_eq!(
-            after.iter().map(|p| p.sequence()).collect::<Vec<_>>(),
+            later.iter().map(|p| p.sequence()).collect::<Vec<_>>(),
             [Some(2)]
         );
         assert_eq!(store.fact(&player, "fact-1").unwrap(), Some(vec![page(2)]));
         assert_eq!(store.fact(&player, "fact-2").unwrap(), None);
 
         let table = key("table", 9);
-        store
-            .append(&table, 0, &[page(0)], None, "c1", None)
-            .unwrap();
+        store.append(&append(&table, 0, &[page(0)], "c1")).unwrap();
         let correlated = store.correlated("c1").unwrap();
         let located: Vec<_> = correlated
             .iter()
@@ -215,7 +367,7 @@ pub(crate) mod contract {
         );
         let mut roots = store.roots().unwrap();
         roots.sort();
-        assert_eq!(roots, [player.clone(), table]);
+        assert_eq!(roots, [player.clone(), table.clone()]);
 
         let edition = AggregateKey {
             edition: "what-if".to_owned(),
@@ -226,5 +378,114 @@ pub(crate) mod contract {
             0,
             "editions are separate timelines"
         );
+
+        check_outbox(store, &table);
+        check_sequence_space(store);
+    }
+
+    fn check_outbox(store: &dyn EventStore, table: &AggregateKey) {
+        assert_eq!(store.outbox_head().unwrap(), 0);
+        let book = EventBook {
+            pages: vec![page(1)],
+            next_sequence: 2,
+            ..Default::default()
+        };
+        let bytes = book.encode_to_vec();
+        let claim = Claim {
+            run: u64::MAX,
+            token: 7,
+            reach: SyncReach::Everyone,
+        };
+        let outcome = Outcome {
+            code: 0,
+            message: String::new(),
+            body: vec![1, 2, 3],
+        };
+        let first = store
+            .append(&Append {
+                publish: Some(Publication {
+                    domain: "table",
+                    book: &bytes,
+                    claim: Some(claim),
+                }),
+                outcome: Some(("saga:x:0", &outcome)),
+                ..append(table, 1, &[page(1)], "")
+            })
+            .unwrap()
+            .expect("a published append has an outbox id");
+        let second = store
+            .append(&Append {
+                publish: Some(Publication {
+                    domain: "table",
+                    book: &bytes,
+                    claim: None,
+                }),
+                ..append(table, 2, &[page(2)], "")
+            })
+            .unwrap()
+            .unwrap();
+        assert!(second > first);
+        assert_eq!(store.outbox_head().unwrap(), second);
+        let entries = store.outbox_after(0, 10).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            entries[0].claim,
+            Some(claim),
+            "claims survive the round trip"
+        );
+        assert_eq!(entries[0].book, book);
+        assert_eq!(entries[1].claim, None);
+        assert_eq!(store.outbox_after(first, 10).unwrap().len(), 1);
+        assert_eq!(store.outbox_after(0, 1).unwrap().len(), 1, "limit");
+
+        assert_eq!(store.outcome("saga:x:0").unwrap(), Some(outcome.clone()));
+        let other = Outcome {
+            code: 9,
+            message: "refused".into(),
+            body: Vec::new(),
+        };
+        store.record_outcome("saga:x:0", &other).unwrap();
+        assert_eq!(
+            store.outcome("saga:x:0").unwrap(),
+            Some(outcome),
+            "the first outcome stands"
+        );
+        store.record_outcome("saga:x:1", &other).unwrap();
+        assert_eq!(store.outcome("saga:x:1").unwrap(), Some(other));
+
+        assert_eq!(store.position("projector").unwrap(), None);
+        assert_eq!(store.lowest_position().unwrap(), None);
+        store.set_position("projector", first).unwrap();
+        store.set_position("saga", second).unwrap();
+        assert_eq!(store.position("projector").unwrap(), Some(first));
+        assert_eq!(store.lowest_position().unwrap(), Some(first));
+        store.prune_outbox(first).unwrap();
+        assert_eq!(store.outbox_after(0, 10).unwrap().len(), 1);
+        store.prune_outbox(second).unwrap();
+        assert!(store.outbox_after(0, 10).unwrap().is_empty());
+        let third = store
+            .append(&Append {
+                publish: Some(Publication {
+                    domain: "table",
+                    book: &bytes,
+                    claim: None,
+                }),
+                ..append(table, 3, &[page(3)], "")
+            })
+            .unwrap()
+            .unwrap();
+        assert!(third > second, "ids are never reused after pruning");
+    }
+
+    fn check_sequence_space(store: &dyn EventStore) {
+        let full = key("full", 1);
+        let last = EventPage::new(u32::MAX, Any::pack(&NoOp::default()));
+        assert!(matches!(
+            store.append(&append(&full, u32::MAX, &[last.clone(), page(0)], "")),
+            Err(StoreError::SequenceExhausted { last: u32::MAX })
+        ));
+        // A timeline cannot start at u32::MAX without the pages below it,
+        // so the end of the space is reached through the check above.
+        assert_eq!(store.next_sequence(&full).unwrap(), 0);
     }
 }

@@ -1,11 +1,15 @@
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use angzarr_proto::{EventPage, Snapshot};
+use angzarr_proto::{EventBook, EventPage, Snapshot};
 use prost::Message;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::{check_sequences, AggregateKey, EventStore, LocatedPage, StoreError};
+use super::{
+    after, check_sequences, AggregateKey, Append, Claim, EventStore, LocatedPage, OutboxEntry,
+    Outcome, StoreError, SyncReach,
+};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
 /// many ran.
@@ -39,12 +43,36 @@ const MIGRATIONS: &[&str] = &[
         count INTEGER NOT NULL,
         PRIMARY KEY (domain, edition, root, fact_id)
     );",
+    // 2: delivery. AUTOINCREMENT: an id is never reused after pruning, so a
+    // consumer's position always means the same place.
+    "CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        domain TEXT NOT NULL,
+        claim_run INTEGER NOT NULL DEFAULT 0,
+        claim_reach INTEGER NOT NULL DEFAULT 0,
+        claim_token INTEGER NOT NULL DEFAULT 0,
+        book BLOB NOT NULL
+    );
+    CREATE TABLE positions (
+        consumer TEXT PRIMARY KEY,
+        position INTEGER NOT NULL
+    );
+    CREATE TABLE outcomes (
+        key TEXT PRIMARY KEY,
+        code INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        body BLOB NOT NULL
+    );",
 ];
+
+/// No crash point set.
+const NO_CRASH: usize = usize::MAX;
 
 /// An [`EventStore`] in one SQLite file (WAL mode), built from SQLite's own
 /// sources: no system library needed.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    crash_point: AtomicUsize,
 }
 
 impl SqliteStore {
@@ -67,7 +95,16 @@ impl SqliteStore {
         migrate(&mut connection)?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            crash_point: AtomicUsize::new(NO_CRASH),
         })
+    }
+
+    /// Aborts the process before the `statement`-th statement (counting
+    /// from 0, `BEGIN` and `COMMIT` included) of the next append, so that
+    /// crash tests can stop a write at every point of its transaction.
+    #[doc(hidden)]
+    pub fn crash_before_statement(&self, statement: usize) {
+        self.crash_point.store(statement, Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -76,6 +113,21 @@ impl SqliteStore {
         self.connection
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Counts the statements of one append, for [`SqliteStore::crash_before_statement`].
+struct Statements<'a> {
+    crash_point: &'a AtomicUsize,
+    count: usize,
+}
+
+impl Statements<'_> {
+    fn next(&mut self) {
+        if self.crash_point.load(Ordering::Relaxed) == self.count {
+            std::process::abort();
+        }
+        self.count += 1;
     }
 }
 
@@ -107,7 +159,19 @@ fn next_sequence_of(connection: &Connection, key: &AggregateKey) -> Result<u32, 
         params![key.domain, key.edition, key.root.as_bytes().as_slice()],
         |row| row.get(0),
     )?;
-    Ok(last.map_or(0, |last| last as u32 + 1))
+    match last {
+        None => Ok(0),
+        Some(last) => after(stored_u32(last)?),
+    }
+}
+
+fn stored_u32(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("stored sequence {value} is not a u32")))
+}
+
+fn stored_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("stored id {value} is negative")))
 }
 
 fn key_from_row(
@@ -122,6 +186,42 @@ fn key_from_row(
         edition,
         root,
     })
+}
+
+fn insert_events(
+    transaction: &Transaction<'_>,
+    append: &Append<'_>,
+    statements: &mut Statements<'_>,
+) -> Result<(), StoreError> {
+    let key = append.key;
+    let root = key.root.as_bytes().as_slice();
+    let mut insert = transaction.prepare_cached(
+        "INSERT INTO events (domain, edition, root, sequence, correlation_id, page)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for page in append.pages {
+        statements.next();
+        let sequence = page.sequence().map_or(0, i64::from);
+        insert.execute(params![
+            key.domain,
+            key.edition,
+            root,
+            sequence,
+            append.correlation_id,
+            page.encode_to_vec()
+        ])?;
+    }
+    Ok(())
+}
+
+fn insert_outcome(connection: &Connection, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO outcomes (key, code, message, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (key) DO NOTHING",
+        )?
+        .execute(params![key, outcome.code, outcome.message, outcome.body])?;
+    Ok(())
 }
 
 impl EventStore for SqliteStore {
@@ -164,58 +264,70 @@ impl EventStore for SqliteStore {
             .transpose()
     }
 
-    fn append(
-        &self,
-        key: &AggregateKey,
-        at: u32,
-        pages: &[EventPage],
-        snapshot: Option<&Snapshot>,
-        correlation_id: &str,
-        fact_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        check_sequences(at, pages)?;
+    fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError> {
+        check_sequences(append.at, append.pages)?;
+        let key = append.key;
+        let mut statements = Statements {
+            crash_point: &self.crash_point,
+            count: 0,
+        };
         let mut connection = self.lock();
+        statements.next();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        statements.next();
         let actual = next_sequence_of(&transaction, key)?;
-        if actual != at {
+        if actual != append.at {
             return Err(StoreError::Conflict {
-                expected: at,
+                expected: append.at,
                 actual,
             });
         }
+        insert_events(&transaction, append, &mut statements)?;
         let root = key.root.as_bytes().as_slice();
-        {
-            let mut insert = transaction.prepare_cached(
-                "INSERT INTO events (domain, edition, root, sequence, correlation_id, page)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for page in pages {
-                let sequence = page.sequence().map_or(0, i64::from);
-                insert.execute(params![
-                    key.domain,
-                    key.edition,
-                    root,
-                    sequence,
-                    correlation_id,
-                    page.encode_to_vec()
-                ])?;
-            }
-        }
-        if let Some(snapshot) = snapshot {
-            transaction.execute(
+        if let Some(snapshot) = append.snapshot {
+            statements.next();
+            transaction.prepare_cached(
                 "INSERT INTO snapshots (domain, edition, root, sequence, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (domain, edition, root) DO UPDATE SET sequence = excluded.sequence, snapshot = excluded.snapshot",
+            )?.execute(
                 params![key.domain, key.edition, root, i64::from(snapshot.sequence), snapshot.encode_to_vec()],
             )?;
         }
-        if let Some(fact_id) = fact_id {
-            transaction.execute(
+        if let Some(fact_id) = append.fact_id {
+            statements.next();
+            transaction.prepare_cached(
                 "INSERT INTO facts (domain, edition, root, fact_id, first, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![key.domain, key.edition, root, fact_id, i64::from(at), pages.len() as i64],
+            )?.execute(
+                params![key.domain, key.edition, root, fact_id, i64::from(append.at), append.pages.len() as i64],
             )?;
         }
+        let mut published = None;
+        if let Some(publication) = append.publish {
+            statements.next();
+            let (run, token, reach) = publication.claim.map_or((0, 0, 0), |claim| {
+                (claim.run as i64, claim.token as i64, claim.reach.code())
+            });
+            transaction
+                .prepare_cached(
+                    "INSERT INTO outbox (domain, claim_run, claim_token, claim_reach, book)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    publication.domain,
+                    run,
+                    token,
+                    reach,
+                    publication.book
+                ])?;
+            published = Some(stored_u64(transaction.last_insert_rowid())?);
+        }
+        if let Some((outcome_key, outcome)) = append.outcome {
+            statements.next();
+            insert_outcome(&transaction, outcome_key, outcome)?;
+        }
+        statements.next();
         transaction.commit()?;
-        Ok(())
+        Ok(published)
     }
 
     fn fact(
@@ -234,13 +346,14 @@ impl EventStore for SqliteStore {
         let Some((first, count)) = found else {
             return Ok(None);
         };
-        let pages = self.pages(key, first.checked_sub(1).map(|after| after as u32))?;
+        let first = stored_u32(first)?;
+        let pages = self.pages(key, first.checked_sub(1))?;
         Ok(Some(
             pages
                 .into_iter()
                 .filter(|page| {
                     page.sequence()
-                        .is_some_and(|s| i64::from(s) < first + count)
+                        .is_some_and(|s| i64::from(s) < i64::from(first) + count)
                 })
                 .collect(),
         ))
@@ -290,6 +403,106 @@ impl EventStore for SqliteStore {
         })
         .collect()
     }
+
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, domain, claim_run, claim_token, claim_reach, book FROM outbox
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement.query_map(params![after, limit], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, domain, run, token, reach, book) = row?;
+            Ok(OutboxEntry {
+                id: stored_u64(id)?,
+                domain,
+                claim: SyncReach::from_code(reach).map(|reach| Claim {
+                    run: run as u64,
+                    token: token as u64,
+                    reach,
+                }),
+                book: EventBook::decode(book.as_slice())
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+            })
+        })
+        .collect()
+    }
+
+    fn outbox_head(&self) -> Result<u64, StoreError> {
+        let head: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        head.map_or(Ok(0), stored_u64)
+    }
+
+    fn prune_outbox(&self, through: u64) -> Result<(), StoreError> {
+        let through = i64::try_from(through).unwrap_or(i64::MAX);
+        self.lock()
+            .prepare_cached("DELETE FROM outbox WHERE id <= ?1")?
+            .execute(params![through])?;
+        Ok(())
+    }
+
+    fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        let position: Option<i64> = self
+            .lock()
+            .prepare_cached("SELECT position FROM positions WHERE consumer = ?1")?
+            .query_row(params![consumer], |row| row.get(0))
+            .optional()?;
+        position.map(stored_u64).transpose()
+    }
+
+    fn set_position(&self, consumer: &str, position: u64) -> Result<(), StoreError> {
+        let position = i64::try_from(position).unwrap_or(i64::MAX);
+        self.lock()
+            .prepare_cached(
+                "INSERT INTO positions (consumer, position) VALUES (?1, ?2)
+                 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+            )?
+            .execute(params![consumer, position])?;
+        Ok(())
+    }
+
+    fn lowest_position(&self) -> Result<Option<u64>, StoreError> {
+        let lowest: Option<i64> =
+            self.lock()
+                .query_row("SELECT MIN(position) FROM positions", [], |row| row.get(0))?;
+        lowest.map(stored_u64).transpose()
+    }
+
+    fn outcome(&self, key: &str) -> Result<Option<Outcome>, StoreError> {
+        Ok(self
+            .lock()
+            .prepare_cached("SELECT code, message, body FROM outcomes WHERE key = ?1")?
+            .query_row(params![key], |row| {
+                Ok(Outcome {
+                    code: row.get(0)?,
+                    message: row.get(1)?,
+                    body: row.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        insert_outcome(&self.lock(), key, outcome)
+    }
 }
 
 #[cfg(test)]
@@ -301,17 +514,23 @@ mod tests {
         super::super::contract::check(&SqliteStore::in_memory().unwrap());
     }
 
-    #[test]
-    fn reopening_keeps_events_and_schema() {
-        let dir = std::env::temp_dir().join(format!("angzarr-sqlite-{}", std::process::id()));
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("angzarr-sqlite-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("events.db");
+        dir.join("events.db")
+    }
+
+    #[test]
+    fn reopening_keeps_events_and_schema() {
+        let path = temp_db("reopen");
         let key = super::super::contract::key("player", 3);
         {
             let store = SqliteStore::open(&path).unwrap();
+            let page = [super::super::contract::page(0)];
             store
-                .append(&key, 0, &[super::super::contract::page(0)], None, "", None)
+                .append(&super::super::contract::append(&key, 0, &page, ""))
                 .unwrap();
         }
         let store = SqliteStore::open(&path).unwrap();
@@ -321,7 +540,7 @@ mod tests {
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap();
         assert_eq!(version, MIGRATIONS.len() as i64);
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
     #[test]
@@ -331,10 +550,38 @@ mod tests {
         match SqliteStore::with_connection(connection) {
             Err(StoreError::NewerSchema {
                 found: 99,
-                supported: 1,
+                supported: 2,
             }) => {}
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("a newer schema must be refused"),
         }
+    }
+
+    #[test]
+    fn a_timeline_at_the_last_sequence_takes_no_more_events() {
+        let store = SqliteStore::in_memory().unwrap();
+        let key = super::super::contract::key("player", 4);
+        store
+            .lock()
+            .execute(
+                "INSERT INTO events (domain, edition, root, sequence, correlation_id, page)
+                 VALUES (?1, ?2, ?3, ?4, '', x'')",
+                params![
+                    key.domain,
+                    key.edition,
+                    key.root.as_bytes().as_slice(),
+                    i64::from(u32::MAX)
+                ],
+            )
+            .unwrap();
+        assert!(matches!(
+            store.next_sequence(&key),
+            Err(StoreError::SequenceExhausted { last: u32::MAX })
+        ));
+        let page = [super::super::contract::page(0)];
+        assert!(matches!(
+            store.append(&super::super::contract::append(&key, 0, &page, "")),
+            Err(StoreError::SequenceExhausted { .. })
+        ));
     }
 }

@@ -200,6 +200,23 @@ fn error_from_client(world: &mut Contracts) {
     );
 }
 
+#[then(
+    regex = r"^the error's current event book holds the snapshot at sequence (\d+) and next sequence (\d+)$"
+)]
+fn conflict_snapshot(world: &mut Contracts, snapshot: String, next: String) {
+    let book = world
+        .error()
+        .current_event_book()
+        .expect("a sequence conflict carries the current event book");
+    assert_eq!(
+        book.snapshot.map(|s| s.sequence),
+        Some(numbers(&snapshot)[0]),
+        "the snapshot stands for the pages the command missed"
+    );
+    assert!(book.pages.is_empty());
+    assert_eq!(book.next_sequence, numbers(&next)[0]);
+}
+
 #[then(regex = r"^the error's current event book holds (\d+) events? and next sequence (\d+)$")]
 fn conflict_book(world: &mut Contracts, count: String, next: String) {
     let book = world

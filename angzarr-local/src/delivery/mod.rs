@@ -1,0 +1,176 @@
+//! Delivery of published books to sagas, process managers and projectors.
+//!
+//! Every write whose domain has consumers queues its book (cover, new
+//! pages, snapshot, next sequence) in the store's outbox, in the same
+//! transaction as the events. One worker per consumer walks the outbox in
+//! order from its stored position: books reach each consumer in the order
+//! they were written (so in order per aggregate), at least once, retried
+//! with backoff while the consumer is down or failing, and resumed after a
+//! restart. SIMPLE and CASCADE commands deliver to projectors (SIMPLE) or
+//! to everyone (CASCADE, depth first) before answering; the outbox then
+//! leaves those books alone for the consumers served.
+//!
+//! What sagas and process managers emit is executed here: commands with the
+//! deferred header rewritten to their source and run at most once each,
+//! rejected commands turned into compensation, facts through the fact path.
+
+mod claims;
+mod consumers;
+mod outbox;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use angzarr_proto::{CascadeError, Projection};
+use tokio::sync::{watch, Notify};
+use tonic::Code;
+
+pub(crate) use claims::{ClaimGuard, Claims};
+pub(crate) use outbox::initial_positions;
+
+use crate::store::SyncReach;
+
+/// How delivery retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryOptions {
+    /// The first wait after a failed delivery (default 50 ms).
+    pub retry_initial: Duration,
+    /// The longest wait between attempts (default 5 s); waits double up to it.
+    pub retry_max: Duration,
+    /// Outbox entries read at a time (default 64).
+    pub batch: usize,
+}
+
+impl Default for DeliveryOptions {
+    fn default() -> Self {
+        DeliveryOptions {
+            retry_initial: Duration::from_millis(50),
+            retry_max: Duration::from_secs(5),
+            batch: 64,
+        }
+    }
+}
+
+/// Longest chain of rejection notifications one trigger may cause (a
+/// process manager answering each rejection with another rejected command).
+pub(crate) const MAX_REJECTION_DEPTH: usize = 8;
+
+/// Delivery's state: this run's identity, the claims of synchronous
+/// deliveries, the signal that wakes the workers, and their stop signal.
+pub(crate) struct Delivery {
+    run: u64,
+    claims: Claims,
+    wake: watch::Sender<u64>,
+    stop: watch::Sender<bool>,
+    started: AtomicBool,
+    options: DeliveryOptions,
+    /// Each worker's position, as it moves.
+    progress: Mutex<HashMap<usize, u64>>,
+    progressed: Notify,
+}
+
+/// What synchronous delivery reports back to the caller.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub projections: Vec<Projection>,
+    pub errors: Vec<CascadeError>,
+    /// FAIL_FAST met an error: the rest is left to the outbox.
+    pub stopped: bool,
+}
+
+/// Whether a status answering a command is the business refusing it (never
+/// retried) rather than a failure that may pass (retried).
+pub(crate) fn is_rejection(code: Code) -> bool {
+    matches!(
+        code,
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unimplemented
+            | Code::Unauthenticated
+    )
+}
+
+impl Delivery {
+    pub fn new(options: DeliveryOptions) -> Self {
+        // Any value unlikely to repeat across runs: claims of another run
+        // are treated as interrupted.
+        let run = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
+        Delivery {
+            run,
+            claims: Claims::default(),
+            wake: watch::Sender::new(0),
+            stop: watch::Sender::new(false),
+            started: AtomicBool::new(false),
+            options,
+            progress: Mutex::new(HashMap::new()),
+            progressed: Notify::new(),
+        }
+    }
+
+    pub fn run(&self) -> u64 {
+        self.run
+    }
+
+    /// Starts a synchronous delivery to `reach`.
+    pub fn claim(&self, reach: SyncReach) -> ClaimGuard {
+        self.claims.claim(self.run, reach)
+    }
+
+    /// Tells the workers that entry `id` was written.
+    pub fn wake(&self, id: u64) {
+        self.wake.send_if_modified(|head| {
+            if id > *head {
+                *head = id;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Stops the workers (they finish the call in flight, and keep their
+    /// position where they were: the next run resumes there).
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    fn start_once(&self) -> bool {
+        !self.started.swap(true, Ordering::SeqCst)
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, HashMap<usize, u64>> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A worker reached `position`.
+    fn advanced(&self, consumer: usize, position: u64) {
+        self.progress().insert(consumer, position);
+        self.progressed.notify_waiters();
+    }
+
+    /// Waits until each of `consumers` has reached `head`.
+    async fn reached(&self, consumers: &[usize], head: u64) {
+        loop {
+            let mut progressed = std::pin::pin!(self.progressed.notified());
+            progressed.as_mut().enable();
+            {
+                let progress = self.progress();
+                if consumers
+                    .iter()
+                    .all(|consumer| progress.get(consumer).is_some_and(|&p| p >= head))
+                {
+                    return;
+                }
+            }
+            progressed.await;
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The outbox workers: one per consumer, walking the store's outbox from
+//! the consumer's stored position.
+
+use std::sync::Arc;
+
+use tonic::Status;
+
+use super::claims::{covers, Visit};
+use super::consumers::Path;
+use super::Report;
+use crate::coordinator::Coordinator;
+use crate::registry::Consumer;
+use crate::store::{EventStore, OutboxEntry, StoreError};
+
+/// Gives every consumer without a stored position one at the outbox's
+/// head: a consumer registered for the first time receives the books
+/// written from then on.
+pub(crate) fn initial_positions(
+    store: &dyn EventStore,
+    consumers: &[Arc<Consumer>],
+) -> Result<(), StoreError> {
+    let head = store.outbox_head()?;
+    for consumer in consumers {
+        if store.position(&consumer.position_key)?.is_none() {
+            store.set_position(&consumer.position_key, head)?;
+        }
+    }
+    Ok(())
+}
+
+impl Coordinator {
+    /// Starts the outbox workers, one per consumer (once; later calls do
+    /// nothing). They run on the current Tokio runtime until
+    /// [`stop_delivery`](Self::stop_delivery).
+    pub fn start_delivery(self: &Arc<Self>) {
+        if !self.delivery().start_once() {
+            return;
+        }
+        for consumer in &self.registry().consumers {
+            tokio::spawn(worker(Arc::clone(self), Arc::clone(consumer)));
+        }
+    }
+
+    /// Stops the outbox workers after the delivery in flight; each keeps its
+    /// position, so the next run resumes there.
+    pub fn stop_delivery(&self) {
+        self.delivery().stop();
+    }
+
+    /// Waits until every consumer has processed every book written before
+    /// this call (delivered it, or skipped it as not its own). Needs
+    /// delivery started; waits as long as a consumer keeps failing.
+    pub async fn settled(&self) -> Result<(), Status> {
+        let head = self.blocking(|store| store.outbox_head()).await?;
+        let consumers: Vec<usize> = self
+            .registry()
+            .consumers
+            .iter()
+            .map(|consumer| consumer.index)
+            .collect();
+        self.delivery().reached(&consumers, head).await;
+        Ok(())
+    }
+}
+
+async fn worker(coordinator: Arc<Coordinator>, consumer: Arc<Consumer>) {
+    let delivery = coordinator.delivery();
+    let mut wake = delivery.wake.subscribe();
+    let mut stop = delivery.stop.subscribe();
+    let position_key = consumer.position_key.clone();
+    let lookup = position_key.clone();
+    let mut position = match coordinator
+        .blocking(move |store| store.position(&lookup))
+        .await
+    {
+        Ok(position) => position.unwrap_or_default(),
+        Err(status) => {
+            tracing::error!(consumer = %consumer.name, error = status.message(), "no outbox position: delivery to it stopped");
+            return;
+        }
+    };
+    tracing::debug!(consumer = %consumer.name, position, "outbox worker started");
+    delivery.advanced(consumer.index, position);
+    let batch = delivery.options.batch.max(1);
+    let mut pruned = position;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        wake.borrow_and_update();
+        let entries = match coordinator
+            .blocking(move |store| store.outbox_after(position, batch))
+            .await
+        {
+            Ok(entries) => entries,
+            Err(status) => {
+                tracing::error!(consumer = %consumer.name, error = status.message(), "cannot read the outbox");
+                if pause(&mut stop, delivery.options.retry_max).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if entries.is_empty() {
+            if position > pruned {
+                pruned = position;
+                prune(&coordinator).await;
+            }
+            tokio::select! {
+                _ = wake.changed() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        for entry in entries {
+            if consumer.wants(&entry.book)
+                && deliver(&coordinator, &consumer, &entry, &mut stop)
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            position = entry.id;
+            let key = position_key.clone();
+            if let Err(status) = coordinator
+                .blocking(move |store| store.set_position(&key, position))
+                .await
+            {
+                tracing::error!(consumer = %consumer.name, error = status.message(), "cannot store the outbox position");
+            }
+            delivery.advanced(consumer.index, position);
+        }
+    }
+}
+
+/// Delivers one entry, retrying with backoff until it succeeds; `Err` when
+/// delivery was stopped first.
+async fn deliver(
+    coordinator: &Coordinator,
+    consumer: &Consumer,
+    entry: &OutboxEntry,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Result<(), ()> {
+    let delivery = coordinator.delivery();
+    if let Some(claim) = entry.claim {
+        if claim.run == delivery.run() && covers(claim.reach, consumer) {
+            let visit = tokio::select! {
+                visit = delivery.claims.visit(claim.token, consumer.index) => visit,
+                _ = stop.changed() => return Err(()),
+            };
+            if visit == Visit::Skip {
+                return Ok(());
+            }
+        }
+    }
+    let options = delivery.options;
+    let mut wait = options.retry_initial;
+    let mut attempt: u32 = 1;
+    loop {
+        let mut report = Report::default();
+        let result: Result<(), Status> = tokio::select! {
+            result = coordinator.deliver_to(consumer, &entry.book, Path::Outbox, &mut report) => result,
+            _ = stop.changed() => return Err(()),
+        };
+        match result {
+            Ok(()) => {
+                if attempt > 1 {
+                    tracing::info!(consumer = %consumer.name, entry = entry.id, attempt, "delivered after retrying");
+                }
+                return Ok(());
+            }
+            Err(status) => {
+                tracing::warn!(
+                    consumer = %consumer.name,
+                    kind = %consumer.kind(),
+                    entry = entry.id,
+                    domain = entry.domain,
+                    attempt,
+                    retry_in_ms = wait.as_millis() as u64,
+                    error = %format!("{}: {}", status.code(), status.message()),
+                    "delivery failed; retrying"
+                );
+                if pause(stop, wait).await {
+                    return Err(());
+                }
+                wait = (wait * 2).min(options.retry_max);
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Waits `wait`; true when delivery was stopped meanwhile.
+async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, wait: std::time::Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+/// Removes outbox entries every consumer ever registered has processed.
+async fn prune(coordinator: &Coordinator) {
+    let result = coordinator
+        .blocking(|store| {
+            if let Some(lowest) = store.lowest_position()? {
+                store.prune_outbox(lowest)?;
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(status) = result {
+        tracing::warn!(error = status.message(), "cannot prune the outbox");
+    }
+}

@@ -1,0 +1,749 @@
+//! angzarr-local delivering published books to sagas, process managers and
+//! projectors, in process and over gRPC: ASYNC through the outbox, SIMPLE
+//! and CASCADE before the answer, rejections compensated, deferred commands
+//! run at most once, upcasters on loaded history.
+
+use std::sync::Arc;
+
+use angzarr_client::proto::{
+    page_header, AngzarrDeferredSequence, AnyExt, CascadeErrorMode, CommandBook, CommandPage,
+    CommandRequest, Cover, EventPage, PageHeader, Revocation, SyncMode, UpcastRequest,
+    UpcastResponse,
+};
+use angzarr_client::{DomainClient, ListenAddress, Server};
+use angzarr_local::component::UpcasterLogic;
+use angzarr_local::{
+    Coordinator, DeliveryOptions, LocalCoordinator, LocalCoordinatorBuilder, MemoryStore,
+    SqliteStore, Subscription, REVOCATION_DOMAIN,
+};
+use examples::player::{amount, chips, Player};
+use examples::proto::{
+    DepositFunds, FundsDeposited, PlayerRegistered, RegisterPlayer, WithdrawFunds,
+};
+use prost::Name;
+
+#[path = "support/bank.rs"]
+mod bank;
+use bank::{Audit, AuditFlagged, AuditOpened, Overdraw, Recorder, Seen, Welcome};
+
+struct System {
+    client: DomainClient,
+    coordinator: Arc<Coordinator>,
+}
+
+fn fast_retries() -> DeliveryOptions {
+    DeliveryOptions {
+        retry_initial: std::time::Duration::from_millis(5),
+        retry_max: std::time::Duration::from_millis(50),
+        ..DeliveryOptions::default()
+    }
+}
+
+async fn start(builder: LocalCoordinatorBuilder) -> System {
+    let local = builder
+        .delivery_options(fast_retries())
+        .try_build()
+        .expect("a valid system");
+    let coordinator = Arc::clone(local.coordinator());
+    let bound = local
+        .bind(ListenAddress::loopback(0), std::future::pending())
+        .await
+        .expect("angzarr-local binds");
+    let address = bound.local_address().to_string();
+    tokio::spawn(bound.serve());
+    let client = DomainClient::connect(&address).await.expect("connects");
+    System {
+        client,
+        coordinator,
+    }
+}
+
+fn register(name: &str) -> RegisterPlayer {
+    RegisterPlayer {
+        display_name: name.into(),
+        email: format!("{name}@example.com"),
+        ..Default::default()
+    }
+}
+
+fn deposit(n: i64) -> DepositFunds {
+    DepositFunds {
+        amount: Some(chips(n)),
+    }
+}
+
+impl System {
+    async fn register(
+        &self,
+        root: uuid::Uuid,
+        correlation_id: &str,
+        mode: SyncMode,
+    ) -> angzarr_client::proto::CommandResponse {
+        self.client
+            .command("player", root)
+            .with_command(&register("p"))
+            .with_correlation_id(correlation_id)
+            .with_sync_mode(mode)
+            .execute()
+            .await
+            .expect("registered")
+    }
+
+    async fn history(&self, domain: &str, root: uuid::Uuid) -> Vec<EventPage> {
+        self.client.query(domain, root).get_pages().await.unwrap()
+    }
+
+    async fn settled(&self) {
+        tokio::time::timeout(bank::PATIENCE, self.coordinator.settled())
+            .await
+            .expect("delivery settles")
+            .unwrap();
+    }
+}
+
+fn types(pages: &[EventPage]) -> Vec<String> {
+    pages
+        .iter()
+        .filter_map(|page| page.event())
+        .map(|event| {
+            event
+                .type_name()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn book_count(seen: &[Seen], domain: &str, root: uuid::Uuid) -> usize {
+    seen.iter()
+        .filter(|s| s.domain == domain && s.root == root)
+        .count()
+}
+
+#[tokio::test]
+async fn async_delivery_reaches_sagas_and_projectors_in_order() {
+    let recorder = Recorder::new("ledger");
+    let system = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .saga(Welcome)
+            .projector_logic(
+                "ledger",
+                Ok(vec![Subscription::domain("player")]),
+                recorder.clone(),
+            ),
+    )
+    .await;
+    let roots: Vec<_> = (0..20).map(|_| uuid::Uuid::new_v4()).collect();
+    for root in &roots {
+        let answer = system.register(*root, "signup", SyncMode::Async).await;
+        assert!(
+            answer.projections.is_empty(),
+            "ASYNC answers before projecting"
+        );
+    }
+    recorder
+        .wait_until("every player's registration and bonus", |seen| {
+            roots
+                .iter()
+                .all(|root| book_count(seen, "player", *root) == 2)
+        })
+        .await;
+    for root in &roots {
+        let books = &recorder.by_aggregate()[&("player".to_owned(), *root)];
+        assert_eq!(books[0].sequences, [0], "in order per aggregate");
+        assert_eq!(books[0].types, ["PlayerRegistered"]);
+        assert_eq!(books[1].sequences, [1]);
+        assert_eq!(books[1].types, ["FundsDeposited"]);
+        assert_eq!(
+            books[1].correlation_id, "signup",
+            "the saga's command keeps the correlation id"
+        );
+        assert_eq!(
+            types(&system.history("player", *root).await),
+            ["PlayerRegistered", "FundsDeposited"]
+        );
+    }
+    system.settled().await;
+    assert_eq!(recorder.seen().len(), 40, "each book once");
+}
+
+#[tokio::test]
+async fn simple_mode_answers_with_the_projections_and_is_not_delivered_again() {
+    let recorder = Recorder::new("ledger");
+    let system = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .projector_logic(
+                "ledger",
+                Ok(vec![Subscription::domain("player")]),
+                recorder.clone(),
+            ),
+    )
+    .await;
+    let root = uuid::Uuid::new_v4();
+    let answer = system.register(root, "simple", SyncMode::Simple).await;
+    assert_eq!(answer.projections.len(), 1);
+    assert_eq!(answer.projections[0].projector, "ledger");
+    assert_eq!(answer.projections[0].sequence, 0);
+    assert_eq!(recorder.seen().len(), 1, "projected before the answer");
+    system.settled().await;
+    assert_eq!(
+        recorder.seen().len(),
+        1,
+        "the outbox leaves a book served synchronously alone"
+    );
+}
+
+#[tokio::test]
+async fn cascade_runs_sagas_depth_first_before_answering_and_delivers_once() {
+    let recorder = Recorder::new("ledger");
+    let system = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .saga(Welcome)
+            .projector_logic(
+                "ledger",
+                Ok(vec![Subscription::domain("player")]),
+                recorder.clone(),
+            ),
+    )
+    .await;
+    let root = uuid::Uuid::new_v4();
+    let answer = system.register(root, "cascade", SyncMode::Cascade).await;
+    assert!(
+        answer.cascade_errors.is_empty(),
+        "{:?}",
+        answer.cascade_errors
+    );
+    assert_eq!(
+        types(&system.history("player", root).await),
+        ["PlayerRegistered", "FundsDeposited"],
+        "the saga's command ran before the answer"
+    );
+    let projected: Vec<u32> = answer.projections.iter().map(|p| p.sequence).collect();
+    assert_eq!(
+        projected,
+        [1, 0],
+        "depth first: the bonus book is projected inside the saga's turn"
+    );
+    system.settled().await;
+    assert_eq!(
+        book_count(&recorder.seen(), "player", root),
+        2,
+        "once per consumer"
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_saga_command_is_compensated_and_the_revocation_recorded() {
+    let recorder = Recorder::new("ledger");
+    let system = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .saga(Overdraw)
+            .projector_logic(
+                "ledger",
+                Ok(vec![
+                    Subscription::domain("player"),
+                    Subscription::domain(REVOCATION_DOMAIN),
+                ]),
+                recorder.clone(),
+            ),
+    )
+    .await;
+    let root = uuid::Uuid::new_v4();
+    system.register(root, "greedy", SyncMode::Async).await;
+    let answer = system
+        .client
+        .command("player", root)
+        .with_command(&deposit(13))
+        .with_sequence(1)
+        .with_correlation_id("greedy")
+        .with_sync_mode(SyncMode::Cascade)
+        .with_cascade_error_mode(CascadeErrorMode::CascadeErrorContinue)
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.cascade_errors.len(),
+        1,
+        "{:?}",
+        answer.cascade_errors
+    );
+    let error = &answer.cascade_errors[0];
+    assert_eq!(
+        (
+            error.component_name.as_str(),
+            error.component_type.as_str(),
+            error.source_domain.as_str()
+        ),
+        ("overdraw", "saga", "player")
+    );
+    assert_eq!(
+        error.error_message,
+        "examples.WithdrawFunds to player rejected: Insufficient funds"
+    );
+    assert_eq!(
+        types(&system.history("player", root).await),
+        ["PlayerRegistered", "FundsDeposited"],
+        "the withdrawal was refused; the player has no compensation handler"
+    );
+    let revocations = system.history(REVOCATION_DOMAIN, root).await;
+    assert_eq!(revocations.len(), 1, "the revocation is recorded");
+    let revocation: Revocation = revocations[0].event_as().unwrap();
+    assert_eq!(revocation.target.unwrap().domain, "player");
+    assert_eq!(revocation.cascade_id, "greedy");
+    assert!(
+        revocation.reason.contains("WithdrawFunds"),
+        "{}",
+        revocation.reason
+    );
+    system.settled().await;
+    assert_eq!(book_count(&recorder.seen(), REVOCATION_DOMAIN, root), 1);
+}
+
+/// A saga that fails its first calls (the consumer is "down").
+struct Flaky {
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+#[tonic::async_trait]
+impl angzarr_local::component::SagaLogic for Flaky {
+    async fn handle(
+        &self,
+        request: angzarr_client::proto::SagaHandleRequest,
+    ) -> Result<angzarr_client::proto::SagaResponse, tonic::Status> {
+        if self
+            .failures
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |left| left.checked_sub(1),
+            )
+            .is_ok()
+        {
+            return Err(tonic::Status::unavailable("flaky is down"));
+        }
+        let _ = request;
+        Ok(Default::default())
+    }
+
+    fn describe(&self) -> String {
+        "flaky saga".into()
+    }
+}
+
+#[tokio::test]
+async fn fail_fast_stops_the_cascade_and_continue_goes_on() {
+    for (mode, projected) in [
+        (CascadeErrorMode::CascadeErrorFailFast, 0),
+        (CascadeErrorMode::CascadeErrorContinue, 1),
+    ] {
+        let recorder = Recorder::new("ledger");
+        let system = start(
+            LocalCoordinator::builder()
+                .domain_aggregate(Player)
+                .saga_logic("flaky", "player", Flaky { failures: 1.into() })
+                .projector_logic(
+                    "ledger",
+                    Ok(vec![Subscription::domain("player")]),
+                    recorder.clone(),
+                ),
+        )
+        .await;
+        let root = uuid::Uuid::new_v4();
+        let answer = system
+            .client
+            .command("player", root)
+            .with_command(&register("f"))
+            .with_sync_mode(SyncMode::Cascade)
+            .with_cascade_error_mode(mode)
+            .execute()
+            .await
+            .unwrap();
+        assert_eq!(answer.cascade_errors.len(), 1, "{mode:?}");
+        assert!(
+            answer.cascade_errors[0]
+                .error_message
+                .contains("flaky is down"),
+            "{:?}",
+            answer.cascade_errors[0]
+        );
+        assert_eq!(answer.projections.len(), projected, "{mode:?}");
+        // What the cascade did not deliver, the outbox does: the saga once
+        // it is back, the projector whose turn never came.
+        system.settled().await;
+        assert_eq!(book_count(&recorder.seen(), "player", root), 1, "{mode:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_process_manager_keeps_state_per_correlation_and_hears_of_its_rejections() {
+    let recorder = Recorder::new("ledger");
+    let system = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .process_manager(Audit)
+            .projector_logic(
+                "ledger",
+                Ok(vec![Subscription::domain("audit")]),
+                recorder.clone(),
+            ),
+    )
+    .await;
+    let root = uuid::Uuid::new_v4();
+    let correlation = "audit-1";
+    system.register(root, correlation, SyncMode::Async).await;
+    system
+        .client
+        .command("player", root)
+        .with_command(&deposit(7))
+        .with_sequence(1)
+        .with_correlation_id(correlation)
+        .execute()
+        .await
+        .unwrap();
+    system.settled().await;
+    let workflow = system
+        .client
+        .query_domain("audit")
+        .by_correlation_id(correlation)
+        .get_pages()
+        .await
+        .unwrap();
+    // The process manager's own events, then (by correlation) the player's.
+    let audit_events: Vec<&EventPage> = workflow
+        .iter()
+        .filter(|page| {
+            page.event()
+                .is_some_and(|e| e.type_name().starts_with("audit."))
+        })
+        .collect();
+    assert_eq!(audit_events.len(), 3, "{:?}", types(&workflow));
+    let opened: AuditOpened = audit_events[0].event_as().unwrap();
+    assert_eq!(opened.player_root, root.as_bytes().to_vec());
+    let flagged: AuditFlagged = audit_events[1].event_as().unwrap();
+    assert_eq!(flagged.reason, "lucky seven");
+    assert_eq!(
+        flagged.player_next_sequence, 2,
+        "Prepare made the coordinator fetch the player's sequence"
+    );
+    let refused: AuditFlagged = audit_events[2].event_as().unwrap();
+    assert_eq!(refused.reason, "refused: Insufficient funds");
+    assert_eq!(
+        audit_events
+            .iter()
+            .map(|p| p.sequence().unwrap())
+            .collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    // Then the aggregate whose book triggered it is told: no handler, so a
+    // revocation is recorded.
+    assert_eq!(system.history(REVOCATION_DOMAIN, root).await.len(), 1);
+    let books = recorder.seen();
+    assert!(books
+        .iter()
+        .all(|b| b.domain == "audit" && b.correlation_id == correlation));
+    assert_eq!(
+        books
+            .iter()
+            .flat_map(|b| b.sequences.clone())
+            .collect::<Vec<_>>(),
+        [0, 1, 2],
+        "the process manager's books are published too"
+    );
+    // Another correlation id is another workflow.
+    let other = uuid::Uuid::new_v4();
+    system.register(other, "audit-2", SyncMode::Async).await;
+    system.settled().await;
+    let second = system
+        .client
+        .query_domain("audit")
+        .by_correlation_id("audit-2")
+        .get_pages()
+        .await
+        .unwrap();
+    assert_eq!(types(&second), ["PlayerRegistered", "AuditOpened"]);
+}
+
+fn deferred_deposit(target: uuid::Uuid, source: &Cover, source_seq: u32) -> CommandRequest {
+    let mut page = CommandPage::new(0, angzarr_client::proto::Any::pack(&deposit(5)));
+    page.header = Some(PageHeader {
+        sequence_type: Some(page_header::SequenceType::AngzarrDeferred(
+            AngzarrDeferredSequence {
+                source: Some(source.clone()),
+                source_seq,
+            },
+        )),
+    });
+    CommandRequest {
+        command: Some(CommandBook {
+            cover: Some(Cover::new("player", target)),
+            pages: vec![page],
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_deferred_command_runs_at_most_once_even_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("angzarr-dedup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("events.db");
+    let root = uuid::Uuid::new_v4();
+    let source = Cover::new("table", uuid::Uuid::new_v4());
+    let first = {
+        let system = start(
+            LocalCoordinator::builder()
+                .store(SqliteStore::open(&db).unwrap())
+                .domain_aggregate(Player),
+        )
+        .await;
+        system.register(root, "dedup", SyncMode::Async).await;
+        let first = system
+            .client
+            .aggregate()
+            .handle_command(deferred_deposit(root, &source, 4))
+            .await
+            .unwrap();
+        assert_eq!(
+            first.events.as_ref().unwrap().pages[0].sequence(),
+            Some(1),
+            "stamped by the target"
+        );
+        let again = system
+            .client
+            .aggregate()
+            .handle_command(deferred_deposit(root, &source, 4))
+            .await
+            .unwrap();
+        assert_eq!(
+            again.events, first.events,
+            "a repeat answers the first outcome"
+        );
+        first
+    };
+    let system = start(
+        LocalCoordinator::builder()
+            .store(SqliteStore::open(&db).unwrap())
+            .domain_aggregate(Player),
+    )
+    .await;
+    let after_restart = system
+        .client
+        .aggregate()
+        .handle_command(deferred_deposit(root, &source, 4))
+        .await
+        .unwrap();
+    assert_eq!(after_restart.events, first.events);
+    let next = system
+        .client
+        .aggregate()
+        .handle_command(deferred_deposit(root, &source, 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        next.events.unwrap().pages[0].sequence(),
+        Some(2),
+        "another source sequence is another command"
+    );
+    assert_eq!(
+        types(&system.history("player", root).await),
+        ["PlayerRegistered", "FundsDeposited", "FundsDeposited"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn components_over_grpc_get_what_was_published_while_they_were_down() {
+    let dir = std::env::temp_dir().join(format!("angzarr-down-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let projector_socket = dir.join("projector-ledger.sock");
+    let saga_socket = dir.join("saga-welcome.sock");
+    let system = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .saga_endpoint(
+                "welcome",
+                "player",
+                &format!("unix:{}", saga_socket.display()),
+            )
+            .unwrap()
+            .projector_endpoint(
+                "ledger",
+                &[Subscription::domain("player")],
+                &format!("unix:{}", projector_socket.display()),
+            )
+            .unwrap(),
+    )
+    .await;
+    let roots: Vec<_> = (0..5).map(|_| uuid::Uuid::new_v4()).collect();
+    for root in &roots {
+        system.register(*root, "down", SyncMode::Async).await;
+    }
+    // Nothing listens yet: the outbox keeps retrying. Now the components
+    // come up, over Unix sockets.
+    let recorder = Recorder::new("ledger");
+    let components = Server::new()
+        .saga(Welcome)
+        .listen_component("welcome", ListenAddress::Unix(saga_socket.clone()))
+        .service(recorder.clone().into_server())
+        .listen(ListenAddress::Unix(projector_socket.clone()))
+        .bind()
+        .await;
+    let components = match components {
+        Ok(bound) => bound,
+        Err(error) => panic!("{error}"),
+    };
+    tokio::spawn(components.serve());
+    recorder
+        .wait_until("every registration and bonus", |seen| {
+            roots
+                .iter()
+                .all(|root| book_count(seen, "player", *root) == 2)
+        })
+        .await;
+    for root in &roots {
+        let books = &recorder.by_aggregate()[&("player".to_owned(), *root)];
+        assert_eq!(books[0].sequences, [0]);
+        assert_eq!(books[1].sequences, [1], "in order, none skipped");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Upgrades `test.OldDeposit` (chips as a plain number) to `FundsDeposited`.
+struct OldDeposits;
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct OldDeposit {
+    #[prost(int64, tag = "1")]
+    chips: i64,
+}
+
+impl Name for OldDeposit {
+    const NAME: &'static str = "OldDeposit";
+    const PACKAGE: &'static str = "test";
+}
+
+#[tonic::async_trait]
+impl UpcasterLogic for OldDeposits {
+    async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse, tonic::Status> {
+        let events = request
+            .events
+            .into_iter()
+            .map(|mut page| {
+                if let Some(old) = page.event().filter(|e| e.is::<OldDeposit>()) {
+                    let old: OldDeposit = old.unpack().unwrap();
+                    page.payload = Some(angzarr_client::proto::event_page::Payload::Event(
+                        angzarr_client::proto::Any::pack(&FundsDeposited {
+                            amount: Some(chips(old.chips)),
+                            new_balance: Some(chips(old.chips)),
+                            deposited_at: None,
+                        }),
+                    ));
+                }
+                page
+            })
+            .collect();
+        Ok(UpcastResponse { events })
+    }
+
+    fn describe(&self) -> String {
+        "old deposits".into()
+    }
+}
+
+#[tokio::test]
+async fn the_upcaster_runs_on_history_loaded_for_commands() {
+    use angzarr_local::store::{Append, EventStore};
+    let store = MemoryStore::new();
+    let root = uuid::Uuid::new_v4();
+    let key = angzarr_local::AggregateKey {
+        domain: "player".into(),
+        edition: "angzarr".into(),
+        root,
+    };
+    let pages = [
+        EventPage::new(
+            0,
+            angzarr_client::proto::Any::pack(&PlayerRegistered::default()),
+        ),
+        EventPage::new(
+            1,
+            angzarr_client::proto::Any::pack(&OldDeposit { chips: 50 }),
+        ),
+    ];
+    store
+        .append(&Append {
+            key: &key,
+            at: 0,
+            pages: &pages,
+            snapshot: None,
+            correlation_id: "",
+            fact_id: None,
+            publish: None,
+            outcome: None,
+        })
+        .unwrap();
+    let without = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .store(store),
+    )
+    .await;
+    // The player does not know the old event: its bankroll is 0.
+    let refused = without
+        .client
+        .command("player", root)
+        .with_command(&WithdrawFunds {
+            amount: Some(chips(30)),
+        })
+        .with_sequence(2)
+        .execute()
+        .await
+        .unwrap_err();
+    assert_eq!(refused.message(), "Insufficient funds");
+    let _ = without;
+
+    let store = MemoryStore::new();
+    store
+        .append(&Append {
+            key: &key,
+            at: 0,
+            pages: &pages,
+            snapshot: None,
+            correlation_id: "",
+            fact_id: None,
+            publish: None,
+            outcome: None,
+        })
+        .unwrap();
+    let with = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .upcaster_logic("player", OldDeposits)
+            .store(store),
+    )
+    .await;
+    let withdrawn = with
+        .client
+        .command("player", root)
+        .with_command(&WithdrawFunds {
+            amount: Some(chips(30)),
+        })
+        .with_sequence(2)
+        .execute()
+        .await
+        .expect("the upcast deposit pays for it");
+    let event: examples::proto::FundsWithdrawn =
+        withdrawn.events.unwrap().pages[0].event_as().unwrap();
+    assert_eq!(amount(event.new_balance.as_ref()), 20);
+    // Queries read what is stored, not upcast.
+    let stored = with.history("player", root).await;
+    assert!(stored[1].event().unwrap().is::<OldDeposit>());
+}
