@@ -827,3 +827,222 @@ async fn compensation_reaches_the_aggregate_and_health_reports_serving() {
         );
     }
 }
+
+fn no_op_pages(from: u32, count: u32) -> Vec<EventPage> {
+    (from..from + count)
+        .map(|sequence| {
+            EventPage::new(
+                sequence,
+                angzarr_client::proto::Any::pack(&angzarr_client::proto::NoOp::default()),
+            )
+        })
+        .collect()
+}
+
+fn stored(
+    store: &dyn angzarr_local::EventStore,
+    key: &angzarr_local::AggregateKey,
+    pages: &[EventPage],
+) {
+    store
+        .append(&angzarr_local::store::Append {
+            key,
+            at: pages[0].sequence().unwrap(),
+            pages,
+            snapshot: None,
+            correlation_id: "",
+            fact_id: None,
+            publish: None,
+            outcome: None,
+        })
+        .unwrap();
+}
+
+fn player_key() -> angzarr_local::AggregateKey {
+    angzarr_local::AggregateKey {
+        domain: "player".into(),
+        edition: "angzarr".into(),
+        root: root(),
+    }
+}
+
+#[tokio::test]
+async fn a_conflict_on_a_long_history_keeps_its_details_under_the_metadata_limit() {
+    let store = Arc::new(MemoryStore::new());
+    stored(store.as_ref(), &player_key(), &no_op_pages(0, 10_000));
+    let mut local = start(
+        LocalCoordinator::builder()
+            .store(Arc::clone(&store))
+            .domain_aggregate(Player),
+    )
+    .await;
+    for (expected, pages) in [(0, 0), (9_990, 10), (12_000, 0)] {
+        let mut request = command(expected, deposit(1));
+        request.command.as_mut().unwrap().pages[0].merge_strategy =
+            MergeStrategy::MergeStrict.into();
+        let status = local.commands.handle_command(request).await.unwrap_err();
+        assert_eq!(
+            status.message(),
+            format!("Sequence mismatch: command expects {expected}, aggregate at 10000")
+        );
+        let details = status.details();
+        assert!(
+            details.len() <= angzarr_local::coordinator::MAX_CONFLICT_DETAILS,
+            "{} bytes of details",
+            details.len()
+        );
+        // What travels: the details base64-encoded, beside the message.
+        let on_the_wire = details.len().div_ceil(3) * 4 + status.message().len();
+        assert!(on_the_wire < 8192, "{on_the_wire} bytes of metadata");
+        let current = EventBook::decode(details).unwrap();
+        assert_eq!(current.next_sequence, 10_000);
+        assert_eq!(current.cover.unwrap().domain, "player");
+        assert_eq!(current.pages.len(), pages, "expected {expected}");
+        if pages > 0 {
+            assert_eq!(current.pages[0].sequence(), Some(expected));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_end_of_the_sequence_space_is_out_of_range_never_a_wrap() {
+    let dir = std::env::temp_dir().join(format!("angzarr-exhausted-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("events.db");
+    let store = angzarr_local::SqliteStore::open(&path).unwrap();
+    // A history cannot grow to four billion events in a test: store its
+    // last one by hand.
+    let connection = rusqlite::Connection::open(&path).unwrap();
+    let last = EventPage::new(
+        u32::MAX,
+        angzarr_client::proto::Any::pack(&angzarr_client::proto::NoOp::default()),
+    );
+    connection
+        .execute(
+            "INSERT INTO events (domain, edition, root, sequence, correlation_id, page)
+             VALUES ('player', 'angzarr', ?1, ?2, '', ?3)",
+            rusqlite::params![
+                root().as_bytes().as_slice(),
+                i64::from(u32::MAX),
+                last.encode_to_vec()
+            ],
+        )
+        .unwrap();
+    let mut local = start(
+        LocalCoordinator::builder()
+            .store(store)
+            .domain_aggregate(Player),
+    )
+    .await;
+    let mut request = command(0, deposit(1));
+    request.command.as_mut().unwrap().pages[0].merge_strategy =
+        MergeStrategy::MergeAggregateHandles.into();
+    let status = local.commands.handle_command(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(
+        status.message().contains("4294967295"),
+        "{}",
+        status.message()
+    );
+    let read = book(&mut local, None).await;
+    assert_eq!(read.len(), 1, "the history still reads");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn editions_follow_the_real_coordinators_rules_and_names_are_checked() {
+    let mut local = with_player().await;
+    three_events(&mut local).await;
+    let edition = |name: &str| Cover::new("player", root()).with_edition(name);
+    // No divergence and no events of its own: the whole main timeline.
+    let inherited = local
+        .queries
+        .get_event_book(Query {
+            cover: Some(edition("what-if")),
+            selection: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(inherited.pages.len(), 3);
+    assert_eq!(inherited.next_sequence, 3);
+    let mut request = command(3, deposit(1));
+    request.command.as_mut().unwrap().cover = Some(edition("what-if"));
+    let stored = local
+        .commands
+        .handle_command(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.events.unwrap().pages[0].sequence(), Some(3));
+    assert_eq!(book(&mut local, None).await.len(), 3, "main is untouched");
+
+    for (name, message) in [
+        ("What-If", "edition name must start with lowercase letter"),
+        (
+            "what if",
+            "edition name contains invalid characters (allowed: a-z, 0-9, _, -)",
+        ),
+    ] {
+        let mut request = command(0, deposit(1));
+        request.command.as_mut().unwrap().cover = Some(edition(name));
+        let status = local.commands.handle_command(request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), message);
+        let status = local
+            .queries
+            .get_event_book(Query {
+                cover: Some(edition(name)),
+                selection: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.message(), message);
+    }
+    let long = "e".repeat(65);
+    let mut request = command(0, deposit(1));
+    request.command.as_mut().unwrap().cover = Some(edition(&long));
+    let status = local.commands.handle_command(request).await.unwrap_err();
+    assert_eq!(
+        status.message(),
+        "edition name exceeds maximum length (max: 64, got: 65)"
+    );
+}
+
+#[tokio::test]
+async fn a_sequence_set_beyond_the_limit_is_refused() {
+    let mut local = with_player().await;
+    three_events(&mut local).await;
+    let status = local
+        .queries
+        .get_event_book(Query {
+            cover: Some(Cover::new("player", root())),
+            selection: Some(query::Selection::Sequences(SequenceSet {
+                values: (0..=angzarr_local::coordinator::MAX_QUERY_SEQUENCES as u32).collect(),
+            })),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "sequence set exceeds maximum size (max: 10000, got: 10001)"
+    );
+}
+
+#[tokio::test]
+async fn idle_aggregates_leave_no_lock_behind() {
+    let local = LocalCoordinator::builder()
+        .domain_aggregate(Player)
+        .try_build()
+        .unwrap();
+    let coordinator = Arc::clone(local.coordinator());
+    for n in 0..200u128 {
+        let mut request = command(0, register());
+        request.command.as_mut().unwrap().cover =
+            Some(Cover::new("player", uuid::Uuid::from_u128(n)));
+        coordinator.handle_command(request).await.unwrap();
+    }
+    assert_eq!(coordinator.lock_entries(), 0);
+}

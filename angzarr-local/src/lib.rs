@@ -22,14 +22,14 @@
 #![warn(missing_docs)]
 
 pub mod component;
-// pub mod config;
+pub mod config;
 pub mod coordinator;
 pub mod delivery;
 mod registry;
 mod server;
 mod service;
 pub mod store;
-// pub mod supervisor;
+pub mod supervisor;
 pub mod validate;
 
 pub use angzarr_proto as proto;

@@ -1,7 +1,9 @@
-//! A command's events commit together: a coordinator process killed at any
-//! moment leaves whole commands only. And the `events` command reads them back.
+//! A command's events commit together: a coordinator process that dies at
+//! any point of an append (each statement of its transaction in turn) leaves
+//! the whole command or none of it. And the binary serves, stops and prints.
 
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use angzarr_local::{AggregateKey, EventStore, LocalCoordinator, SqliteStore};
@@ -11,6 +13,7 @@ use examples::proto::{DepositFunds, RegisterPlayer};
 use prost_types::Any;
 
 const CHILD: &str = "ANGZARR_DURABILITY_CHILD_DB";
+const CRASH_POINT: &str = "ANGZARR_DURABILITY_CRASH_POINT";
 const DEPOSITS_PER_COMMAND: usize = 5;
 
 fn root() -> uuid::Uuid {
@@ -35,12 +38,48 @@ fn book(pages: Vec<Any>) -> CommandRequest {
     }
 }
 
-/// The child: commands of several deposits each, as fast as it can, until killed.
-fn write_until_killed(db: &str) {
-    let store = SqliteStore::open(db).expect("open the database");
+/// Records nothing: it makes the player domain consumed, so that appends
+/// also queue a book in the outbox.
+struct Nobody;
+
+#[tonic::async_trait]
+impl angzarr_local::component::ProjectorLogic for Nobody {
+    async fn handle(
+        &self,
+        book: angzarr_proto::EventBook,
+    ) -> Result<angzarr_proto::Projection, tonic::Status> {
+        Ok(angzarr_proto::Projection {
+            cover: book.cover,
+            ..Default::default()
+        })
+    }
+
+    fn describe(&self) -> String {
+        "nobody".into()
+    }
+}
+
+fn key() -> AggregateKey {
+    AggregateKey {
+        domain: "player".into(),
+        edition: "angzarr".into(),
+        root: root(),
+    }
+}
+
+/// The child: registers the player, then aborts before the given
+/// statement of the next command's append (five deposits, a snapshot and
+/// an outbox entry in one transaction).
+fn crash_at(db: &str, statement: usize) {
+    let store = Arc::new(SqliteStore::open(db).expect("open the database"));
     let coordinator = LocalCoordinator::builder()
-        .store(store)
+        .store(Arc::clone(&store))
         .domain_aggregate(Player)
+        .projector_logic(
+            "nobody",
+            Ok(vec![angzarr_local::Subscription::domain("player")]),
+            Nobody,
+        )
         .build();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -49,89 +88,82 @@ fn write_until_killed(db: &str) {
             email: "crash@example.com".into(),
             ..Default::default()
         });
-        // Rejected with "Player already exists" after the first round.
-        let _ = coordinator
+        coordinator
             .coordinator()
             .handle_command(book(vec![register]))
-            .await;
-        loop {
-            let deposits = (0..DEPOSITS_PER_COMMAND)
-                .map(|_| {
-                    Any::pack(&DepositFunds {
-                        amount: Some(chips(1)),
-                    })
+            .await
+            .unwrap();
+        store.crash_before_statement(statement);
+        let deposits = (0..DEPOSITS_PER_COMMAND)
+            .map(|_| {
+                Any::pack(&DepositFunds {
+                    amount: Some(chips(1)),
                 })
-                .collect();
-            coordinator
-                .coordinator()
-                .handle_command(book(deposits))
-                .await
-                .unwrap();
-        }
+            })
+            .collect();
+        coordinator
+            .coordinator()
+            .handle_command(book(deposits))
+            .await
+            .unwrap();
     });
 }
 
 #[test]
-fn a_killed_process_leaves_no_partial_command() {
-    if let Ok(db) = std::env::var(CHILD) {
-        write_until_killed(&db);
+fn a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing() {
+    if let (Ok(db), Ok(point)) = (std::env::var(CHILD), std::env::var(CRASH_POINT)) {
+        crash_at(&db, point.parse().expect("a statement number"));
         return;
     }
     let dir = std::env::temp_dir().join(format!("angzarr-durability-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("events.db");
-
-    let mut before = 0;
-    for round in 0..3 {
-        let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut crashes = 0;
+    for point in 0.. {
+        assert!(point < 64, "an append has fewer statements than that");
+        let db = dir.join(format!("events-{point}.db"));
+        let status = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
-                "a_killed_process_leaves_no_partial_command",
+                "a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing",
                 "--nocapture",
             ])
             .env(CHILD, &db)
+            .env(CRASH_POINT, point.to_string())
             .stdout(Stdio::null())
-            .spawn()
-            .expect("start the writer");
-        // Let it write for a varying while, then kill it without warning.
-        std::thread::sleep(Duration::from_millis(400 + 150 * round));
-        child.kill().expect("SIGKILL the writer");
-        child.wait().unwrap();
-
+            .stderr(Stdio::null())
+            .status()
+            .expect("run the writer");
         let store = SqliteStore::open(&db).expect("the database reopens");
-        let key = AggregateKey {
-            domain: "player".into(),
-            edition: "angzarr".into(),
-            root: root(),
-        };
-        let pages = store.pages(&key, None).unwrap();
-        assert!(
-            pages.len() > before,
-            "round {round}: the writer wrote something"
-        );
-        before = pages.len();
-        let sequences: Vec<_> = pages.iter().map(|p| p.sequence().unwrap()).collect();
+        let pages = store.pages(&key(), None).unwrap();
+        let outbox = store.outbox_after(0, 100).unwrap();
+        if status.success() {
+            // Past the last statement: the whole command is there.
+            assert_eq!(pages.len(), 1 + DEPOSITS_PER_COMMAND);
+            assert_eq!(outbox.len(), 2, "one outbox entry per command");
+            assert!(store
+                .snapshot(&key())
+                .unwrap()
+                .is_some_and(|s| s.sequence == 5));
+            break;
+        }
+        crashes += 1;
         assert_eq!(
-            sequences,
-            (0..pages.len() as u32).collect::<Vec<_>>(),
-            "no gaps"
+            pages.len(),
+            1,
+            "a crash before statement {point} left a partial command: {} events",
+            pages.len()
         );
-        // One registration per round (later ones are rejected: the player
-        // exists, so those commands store nothing), then whole commands.
-        let deposits = pages
-            .iter()
-            .filter(|p| {
-                p.event()
-                    .is_some_and(|e| e.type_name() == "examples.FundsDeposited")
-            })
-            .count();
+        assert_eq!(outbox.len(), 1, "crash before statement {point}: outbox");
         assert_eq!(
-            deposits % DEPOSITS_PER_COMMAND,
-            0,
-            "round {round}: {deposits} deposits is not a whole number of commands"
+            store.snapshot(&key()).unwrap().map(|s| s.sequence),
+            Some(0),
+            "crash before statement {point}: snapshot"
         );
     }
+    // BEGIN, the sequence check, five inserts, the snapshot, the outbox
+    // entry and COMMIT: each was a crash point.
+    assert_eq!(crashes, 10);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -277,8 +277,27 @@ impl Recorder {
         grouped
     }
 
+    /// Waits (up to [`PATIENCE`]) until it has been called `count` times
+    /// (calls waiting at the gate count).
+    pub async fn wait_for_calls(&self, count: usize) {
+        let waiting = async {
+            loop {
+                let mut changed = std::pin::pin!(self.state.changed.notified());
+                changed.as_mut().enable();
+                if self.calls() >= count {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(PATIENCE, waiting).await.is_err() {
+            panic!("{}: {} calls, not {count}", self.name, self.calls());
+        }
+    }
+
     async fn record(&self, book: EventBook) -> Result<Projection, tonic::Status> {
         self.state.calls.fetch_add(1, Ordering::SeqCst);
+        self.state.changed.notify_waiters();
         let gate = self.state.gate.lock().unwrap().clone();
         if let Some(gate) = gate {
             gate.acquire()

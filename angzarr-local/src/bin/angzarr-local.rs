@@ -1,16 +1,27 @@
 //! `angzarr-local`: an embedded Angzarr coordinator on SQLite.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use angzarr_client::init_tracing;
-use angzarr_local::{AggregateKey, EventStore, LocalCoordinator, SqliteStore, DEFAULT_LISTEN};
-use angzarr_proto::{time, AnyExt, DEFAULT_EDITION};
+use angzarr_client::{init_tracing, ComponentKind, ListenAddress};
+use angzarr_local::config::{self, Storage, Topology, Transport};
+use angzarr_local::supervisor::{Supervisor, SupervisorOptions};
+use angzarr_local::{
+    AggregateKey, EventStore, LocalCoordinator, LocalCoordinatorBuilder, MemoryStore, SqliteStore,
+    Subscription, DEFAULT_LISTEN,
+};
+use angzarr_proto::{time, AnyExt, EventPage, DEFAULT_EDITION};
 use clap::{Args, Parser, Subcommand};
 
 /// An embedded Angzarr coordinator: stores events in SQLite, checks
-/// optimistic concurrency and calls each domain's aggregate over gRPC.
+/// optimistic concurrency, calls each domain's aggregate, and delivers every
+/// stored book to the sagas, process managers and projectors that consume
+/// its domain (through a durable outbox: in order, at least once, resumed
+/// after a restart).
+///
+/// Components are given by flags, by a topology file, or both. Endpoints are
+/// `host:port`, `http://host:port`, `unix:/path` or a socket path.
 #[derive(Parser)]
 #[command(name = "angzarr-local", version)]
 struct Cli {
@@ -22,22 +33,55 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Print one aggregate's events as a table.
+    /// Print one aggregate's events, or a whole workflow by correlation id.
     Events(Events),
 }
 
 #[derive(Args)]
 struct Serve {
-    /// SQLite database file (created if missing).
-    #[arg(long, default_value = "angzarr-local.db")]
-    db: PathBuf,
-    /// Address to serve the coordinator on.
+    /// SQLite database file, created if missing [default: the topology
+    /// file's storage, else angzarr-local.db].
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Keep events in memory only (gone at exit).
+    #[arg(long, conflicts_with = "db")]
+    memory: bool,
+    /// Address to serve the coordinator on: host:port or unix:/path.
     #[arg(long, default_value = DEFAULT_LISTEN)]
-    listen: SocketAddr,
-    /// A domain and its aggregate's endpoint, e.g. `player=http://127.0.0.1:50303`
-    /// (repeat for each domain).
-    #[arg(long = "domain", value_name = "NAME=URL", value_parser = parse_domain)]
-    domains: Vec<(String, String)>,
+    listen: String,
+    /// A domain and its aggregate: `player=http://127.0.0.1:50303`.
+    #[arg(long = "domain", value_name = "DOMAIN=ENDPOINT")]
+    domains: Vec<String>,
+    /// A saga, the domain it listens to, and where it is served:
+    /// `saga-table-player:table=unix:/tmp/angzarr/saga-saga-table-player.sock`.
+    #[arg(long = "saga", value_name = "NAME:DOMAIN=ENDPOINT")]
+    sagas: Vec<String>,
+    /// A process manager, what it subscribes to, and where it is served:
+    /// `buy-in:player,table=127.0.0.1:50500`. Subscriptions are domains
+    /// separated by `,`, or Angzarr's `;`-separated list in which a domain
+    /// may name event types: `'buy-in:player;table:PlayerSeated,SeatingRejected=...'`.
+    #[arg(long = "process-manager", value_name = "NAME:SUBSCRIPTIONS=ENDPOINT")]
+    process_managers: Vec<String>,
+    /// A projector, what it subscribes to (as for process managers), and
+    /// where it is served: `table-seating:table,player=127.0.0.1:50600`.
+    #[arg(long = "projector", value_name = "NAME:SUBSCRIPTIONS=ENDPOINT")]
+    projectors: Vec<String>,
+    /// An upcaster for a domain's history: `player=http://127.0.0.1:50303`
+    /// (often the aggregate's own address).
+    #[arg(long = "upcaster", value_name = "DOMAIN=ENDPOINT")]
+    upcasters: Vec<String>,
+    /// A topology file in Angzarr's standalone format (storage, transport,
+    /// standalone.aggregates / sagas / process_managers / projectors).
+    /// Components with a `command` are started, awaited until healthy, and
+    /// stopped at shutdown.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Where started components write their output.
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// Seconds a started component may take to answer health.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    start_timeout: u64,
 }
 
 #[derive(Args)]
@@ -46,25 +90,54 @@ struct Events {
     #[arg(long, default_value = "angzarr-local.db")]
     db: PathBuf,
     /// The aggregate's domain.
-    #[arg(long)]
-    domain: String,
+    #[arg(long, requires = "root", conflicts_with = "correlation")]
+    domain: Option<String>,
     /// The aggregate's root UUID.
-    #[arg(long)]
-    root: uuid::Uuid,
+    #[arg(long, requires = "domain")]
+    root: Option<uuid::Uuid>,
     /// The edition (timeline).
     #[arg(long, default_value = DEFAULT_EDITION)]
     edition: String,
+    /// Every event of this correlation id, across domains, in the order
+    /// they were stored.
+    #[arg(long, required_unless_present = "domain")]
+    correlation: Option<String>,
 }
 
-fn parse_domain(text: &str) -> Result<(String, String), String> {
+/// `NAME=ENDPOINT`.
+fn split_endpoint<'a>(text: &'a str, shape: &str) -> Result<(&'a str, &'a str), String> {
     match text.split_once('=') {
-        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
-            Ok((name.to_owned(), url.to_owned()))
-        }
-        _ => Err(format!(
-            "expected NAME=URL, e.g. player=http://127.0.0.1:50303; got {text:?}"
-        )),
+        Some((name, endpoint)) if !name.is_empty() && !endpoint.is_empty() => Ok((name, endpoint)),
+        _ => Err(format!("expected {shape}; got {text:?}")),
     }
+}
+
+/// `NAME:SUBSCRIPTIONS=ENDPOINT`.
+fn split_consumer<'a>(
+    text: &'a str,
+    shape: &str,
+) -> Result<(&'a str, Vec<Subscription>, &'a str), String> {
+    let (head, endpoint) = split_endpoint(text, shape)?;
+    let Some((name, listened)) = head.split_once(':') else {
+        return Err(format!("expected {shape}; got {text:?}"));
+    };
+    let subscriptions = if listened.contains(';') {
+        Subscription::parse_list(listened)
+    } else if listened.contains(':') {
+        Subscription::parse(listened).map(|s| vec![s])
+    } else {
+        listened
+            .split(',')
+            .map(str::trim)
+            .filter(|domain| !domain.is_empty())
+            .map(Subscription::parse)
+            .collect()
+    }
+    .map_err(|reason| format!("{text:?}: {reason}"))?;
+    if subscriptions.is_empty() {
+        return Err(format!("{text:?}: names no domain"));
+    }
+    Ok((name, subscriptions, endpoint))
 }
 
 fn main() -> ExitCode {
@@ -82,41 +155,205 @@ fn main() -> ExitCode {
     }
 }
 
+/// Adds every component of the flags and of the topology file.
+fn register(
+    mut builder: LocalCoordinatorBuilder,
+    args: &Serve,
+    topology: Option<&Topology>,
+) -> Result<LocalCoordinatorBuilder, String> {
+    let e = |error: angzarr_local::LocalError| error.to_string();
+    if let Some(topology) = topology {
+        for spec in &topology.components {
+            let endpoint = spec
+                .endpoint(&topology.transport)
+                .map_err(|e| e.to_string())?;
+            builder = match spec.kind {
+                ComponentKind::Aggregate => {
+                    let builder = builder.domain_endpoint(&spec.name, &endpoint).map_err(e)?;
+                    if spec.upcaster {
+                        builder
+                            .upcaster_endpoint(&spec.name, &endpoint)
+                            .map_err(e)?
+                    } else {
+                        builder
+                    }
+                }
+                ComponentKind::Saga => builder
+                    .saga_endpoint(&spec.name, &spec.subscriptions[0].to_string(), &endpoint)
+                    .map_err(e)?,
+                ComponentKind::ProcessManager => builder
+                    .process_manager_endpoint(&spec.name, &spec.subscriptions, &endpoint)
+                    .map_err(e)?,
+                ComponentKind::Projector => builder
+                    .projector_endpoint(&spec.name, &spec.subscriptions, &endpoint)
+                    .map_err(e)?,
+                ComponentKind::Upcaster => builder
+                    .upcaster_endpoint(&spec.name, &endpoint)
+                    .map_err(e)?,
+            };
+        }
+    }
+    for text in &args.domains {
+        let (domain, endpoint) =
+            split_endpoint(text, "DOMAIN=ENDPOINT, e.g. player=http://127.0.0.1:50303")?;
+        builder = builder.domain_endpoint(domain, endpoint).map_err(e)?;
+    }
+    for text in &args.sagas {
+        let (name, subscriptions, endpoint) = split_consumer(
+            text,
+            "NAME:DOMAIN=ENDPOINT, e.g. saga-table-player:table=127.0.0.1:50400",
+        )?;
+        let [source] = subscriptions.as_slice() else {
+            return Err(format!("{text:?}: a saga listens to one domain"));
+        };
+        builder = builder
+            .saga_endpoint(name, &source.to_string(), endpoint)
+            .map_err(e)?;
+    }
+    for text in &args.process_managers {
+        let (name, subscriptions, endpoint) = split_consumer(
+            text,
+            "NAME:SUBSCRIPTIONS=ENDPOINT, e.g. buy-in:player,table=127.0.0.1:50500",
+        )?;
+        builder = builder
+            .process_manager_endpoint(name, &subscriptions, endpoint)
+            .map_err(e)?;
+    }
+    for text in &args.projectors {
+        let (name, subscriptions, endpoint) = split_consumer(
+            text,
+            "NAME:SUBSCRIPTIONS=ENDPOINT, e.g. seating:table=127.0.0.1:50600",
+        )?;
+        builder = builder
+            .projector_endpoint(name, &subscriptions, endpoint)
+            .map_err(e)?;
+    }
+    for text in &args.upcasters {
+        let (domain, endpoint) =
+            split_endpoint(text, "DOMAIN=ENDPOINT, e.g. player=http://127.0.0.1:50303")?;
+        builder = builder.upcaster_endpoint(domain, endpoint).map_err(e)?;
+    }
+    Ok(builder)
+}
+
 fn serve(args: Serve) -> Result<(), String> {
     init_tracing();
-    let store = SqliteStore::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
-    let mut builder = LocalCoordinator::builder().store(store);
-    for (domain, endpoint) in &args.domains {
-        builder = builder
-            .domain_endpoint(domain, endpoint)
-            .map_err(|e| e.to_string())?;
+    let topology = args
+        .config
+        .as_deref()
+        .map(config::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if let Some(topology) = &topology {
+        for warning in &topology.warnings {
+            tracing::warn!(
+                "{}: {warning}",
+                args.config
+                    .as_deref()
+                    .unwrap_or_else(|| std::path::Path::new(""))
+                    .display()
+            );
+        }
     }
+    let storage = match (&args.db, args.memory, topology.as_ref().map(|t| &t.storage)) {
+        (Some(db), _, _) => Storage::Sqlite(db.clone()),
+        (None, true, _) => Storage::Memory,
+        (None, false, Some(Storage::Sqlite(path))) => Storage::Sqlite(path.clone()),
+        (None, false, Some(Storage::Memory)) => Storage::Memory,
+        _ => Storage::Sqlite("angzarr-local.db".into()),
+    };
+    let mut builder = LocalCoordinator::builder();
+    let described = match &storage {
+        Storage::Sqlite(path) => {
+            let store = SqliteStore::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            builder = builder.store(store);
+            path.display().to_string()
+        }
+        _ => {
+            builder = builder.store(MemoryStore::new());
+            "memory".to_owned()
+        }
+    };
+    let listen = ListenAddress::parse(&args.listen).map_err(|e| e.to_string())?;
+    let builder = register(builder, &args, topology.as_ref())?;
     let coordinator = builder.try_build().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    tracing::info!(
-        listen = %args.listen,
-        db = %args.db.display(),
-        domains = ?coordinator.domains().collect::<Vec<_>>(),
-        "angzarr-local serving"
-    );
-    runtime
-        .block_on(coordinator.serve(args.listen))
-        .map_err(|e| e.to_string())
+    runtime.block_on(async move {
+        let mut supervisor = match &topology {
+            Some(topology) => {
+                let options = SupervisorOptions {
+                    log_dir: args
+                        .log_dir
+                        .clone()
+                        .unwrap_or_else(|| SupervisorOptions::default().log_dir),
+                    start_timeout: Duration::from_secs(args.start_timeout),
+                    ..SupervisorOptions::default()
+                };
+                let transport = &topology.transport;
+                if let Transport::Uds { base_path } = transport {
+                    tracing::info!(base_path = %base_path.display(), "components on Unix sockets");
+                }
+                Some(
+                    Supervisor::start(&topology.components, transport, &options)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            None => None,
+        };
+        tracing::info!(
+            listen = %listen,
+            db = %described,
+            domains = ?coordinator.domains().collect::<Vec<_>>(),
+            "angzarr-local serving"
+        );
+        let served = coordinator.serve(listen).await.map_err(|e| e.to_string());
+        if let Some(supervisor) = &mut supervisor {
+            supervisor.stop().await;
+        }
+        served
+    })
 }
 
 fn print_events(args: &Events) -> Result<(), String> {
     let store = SqliteStore::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
+    if let Some(correlation_id) = &args.correlation {
+        let located = store
+            .correlated(correlation_id)
+            .map_err(|e| e.to_string())?;
+        if located.is_empty() {
+            println!("no events with correlation id {correlation_id}");
+            return Ok(());
+        }
+        println!(
+            "{:<16}  {:<32}  {:>8}  {:<24}  {:<36}",
+            "domain", "root", "sequence", "created at", "event"
+        );
+        for item in located {
+            let (sequence, created, event, _) = columns(&item.page);
+            let domain = if item.key.edition == DEFAULT_EDITION {
+                item.key.domain.clone()
+            } else {
+                format!("{} ({})", item.key.domain, item.key.edition)
+            };
+            println!(
+                "{domain:<16}  {:<32}  {sequence:>8}  {created:<24}  {event:<36}",
+                item.key.root.simple().to_string()
+            );
+        }
+        return Ok(());
+    }
+    let (Some(domain), Some(root)) = (&args.domain, args.root) else {
+        return Err("give --domain and --root, or --correlation".to_owned());
+    };
     let key = AggregateKey {
-        domain: args.domain.clone(),
+        domain: domain.clone(),
         edition: args.edition.clone(),
-        root: args.root,
+        root,
     };
     let pages = store.pages(&key, None).map_err(|e| e.to_string())?;
     if pages.is_empty() {
-        println!(
-            "no events for {}/{} ({})",
-            args.domain, args.root, args.edition
-        );
+        println!("no events for {domain}/{root} ({})", args.edition);
         return Ok(());
     }
     println!(
@@ -124,17 +361,24 @@ fn print_events(args: &Events) -> Result<(), String> {
         "sequence", "created at", "event", "bytes"
     );
     for page in pages {
-        let sequence = page
-            .sequence()
-            .map_or_else(|| "-".to_owned(), |s| s.to_string());
-        let created = page
-            .created_at
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), time::to_rfc3339);
-        let (event, size) = page.event().map_or(("(external payload)", 0), |event| {
-            (event.type_name(), event.value.len())
-        });
+        let (sequence, created, event, size) = columns(&page);
         println!("{sequence:>8}  {created:<24}  {event:<36}  {size:>6}");
     }
     Ok(())
+}
+
+fn columns(page: &EventPage) -> (String, String, String, usize) {
+    let sequence = page
+        .sequence()
+        .map_or_else(|| "-".to_owned(), |s| s.to_string());
+    let created = page
+        .created_at
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), time::to_rfc3339);
+    let (event, size) = page
+        .event()
+        .map_or(("(external payload)".to_owned(), 0), |event| {
+            (event.type_name().to_owned(), event.value.len())
+        });
+    (sequence, created, event, size)
 }

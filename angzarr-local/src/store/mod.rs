@@ -218,6 +218,59 @@ pub trait EventStore: Send + Sync + 'static {
     fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError>;
 }
 
+/// A shared store is a store: keep a handle on the one a coordinator uses.
+impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
+    fn pages(&self, key: &AggregateKey, after: Option<u32>) -> Result<Vec<EventPage>, StoreError> {
+        (**self).pages(key, after)
+    }
+    fn next_sequence(&self, key: &AggregateKey) -> Result<u32, StoreError> {
+        (**self).next_sequence(key)
+    }
+    fn snapshot(&self, key: &AggregateKey) -> Result<Option<Snapshot>, StoreError> {
+        (**self).snapshot(key)
+    }
+    fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError> {
+        (**self).append(append)
+    }
+    fn fact(
+        &self,
+        key: &AggregateKey,
+        fact_id: &str,
+    ) -> Result<Option<Vec<EventPage>>, StoreError> {
+        (**self).fact(key, fact_id)
+    }
+    fn correlated(&self, correlation_id: &str) -> Result<Vec<LocatedPage>, StoreError> {
+        (**self).correlated(correlation_id)
+    }
+    fn roots(&self) -> Result<Vec<AggregateKey>, StoreError> {
+        (**self).roots()
+    }
+    fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        (**self).outbox_after(after, limit)
+    }
+    fn outbox_head(&self) -> Result<u64, StoreError> {
+        (**self).outbox_head()
+    }
+    fn prune_outbox(&self, through: u64) -> Result<(), StoreError> {
+        (**self).prune_outbox(through)
+    }
+    fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        (**self).position(consumer)
+    }
+    fn set_position(&self, consumer: &str, position: u64) -> Result<(), StoreError> {
+        (**self).set_position(consumer, position)
+    }
+    fn lowest_position(&self) -> Result<Option<u64>, StoreError> {
+        (**self).lowest_position()
+    }
+    fn outcome(&self, key: &str) -> Result<Option<Outcome>, StoreError> {
+        (**self).outcome(key)
+    }
+    fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        (**self).record_outcome(key, outcome)
+    }
+}
+
 /// The sequence after `last`, or [`StoreError::SequenceExhausted`].
 pub(crate) fn after(last: u32) -> Result<u32, StoreError> {
     last.checked_add(1)

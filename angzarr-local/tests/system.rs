@@ -1,0 +1,322 @@
+//! The `angzarr-local` binary running a system: delivery that survives
+//! `kill -9`, and a topology file whose components it starts, watches and
+//! stops.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use angzarr_client::proto::SyncMode;
+use angzarr_client::{shutdown_signal, ComponentKind, DomainClient, ListenAddress, Server};
+use examples::player::Player;
+use examples::proto::RegisterPlayer;
+
+#[path = "../../tests/support/bank.rs"]
+mod bank;
+use bank::Recorder;
+
+const ROLE: &str = "ANGZARR_SYSTEM_TEST_ROLE";
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("azl-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn angzarr_local(args: &[String], stderr: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_angzarr-local"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(stderr).unwrap())
+        .spawn()
+        .expect("angzarr-local starts")
+}
+
+/// Connects once the coordinator's socket answers (a process coming up has
+/// nothing to wait on but its socket).
+async fn connect(socket: &Path) -> DomainClient {
+    let deadline = Instant::now() + bank::PATIENCE;
+    let endpoint = format!("unix:{}", socket.display());
+    loop {
+        if socket.exists() {
+            if let Ok(client) = DomainClient::connect(&endpoint).await {
+                if client.queries().aggregate_roots().await.is_ok() {
+                    return client;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "angzarr-local never answered on {endpoint}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn register(client: &DomainClient, root: uuid::Uuid) {
+    client
+        .command("player", root)
+        .with_command(&RegisterPlayer {
+            display_name: "p".into(),
+            email: "p@example.com".into(),
+            ..Default::default()
+        })
+        .with_sync_mode(SyncMode::Async)
+        .execute()
+        .await
+        .expect("registered");
+}
+
+fn interrupt(child: &mut Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_coordinator_resumes_delivery_and_loses_nothing() {
+    let dir = temp_dir("kill");
+    let recorder = Recorder::new("ledger");
+    let gate = recorder.gate();
+    let aggregate = dir.join("business-player.sock");
+    let projector = dir.join("projector-ledger.sock");
+    let components = Server::new()
+        .aggregate(Player)
+        .listen_component("player", ListenAddress::Unix(aggregate.clone()))
+        .service(recorder.clone().into_server())
+        .listen(ListenAddress::Unix(projector.clone()))
+        .bind()
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    tokio::spawn(components.serve());
+    let coordinator = dir.join("coordinator.sock");
+    let args: Vec<String> = vec![
+        "--db".into(),
+        dir.join("events.db").display().to_string(),
+        "--listen".into(),
+        format!("unix:{}", coordinator.display()),
+        "--domain".into(),
+        format!("player=unix:{}", aggregate.display()),
+        "--projector".into(),
+        format!("ledger:player=unix:{}", projector.display()),
+    ];
+    let mut child = angzarr_local(&args, &dir.join("first.log"));
+    let client = connect(&coordinator).await;
+    let roots: Vec<uuid::Uuid> = (0..10).map(|_| uuid::Uuid::new_v4()).collect();
+    for root in &roots {
+        register(&client, *root).await;
+    }
+    // Three books go through; the fourth is in flight, held at the gate,
+    // when the coordinator is killed.
+    gate.add_permits(3);
+    recorder
+        .wait_until("three books", |seen| seen.len() == 3)
+        .await;
+    recorder.wait_for_calls(4).await;
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    drop(client);
+
+    let mut child = angzarr_local(&args, &dir.join("second.log"));
+    gate.add_permits(1000);
+    let seen = recorder
+        .wait_until("every registration", |seen| {
+            roots
+                .iter()
+                .all(|root| seen.iter().any(|s| s.root == *root))
+        })
+        .await;
+    let mut first_arrivals: Vec<uuid::Uuid> = Vec::new();
+    for book in &seen {
+        assert_eq!(book.sequences, [0]);
+        if !first_arrivals.contains(&book.root) {
+            first_arrivals.push(book.root);
+        }
+    }
+    assert_eq!(first_arrivals, roots, "in the order written, none skipped");
+    assert!(
+        seen.len() <= roots.len() + 1,
+        "at most the book in flight twice: {seen:#?}"
+    );
+    assert!(interrupt(&mut child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Not a test of its own: the component processes the topology tests start
+/// (the role comes from the environment; without one it does nothing).
+#[test]
+fn component_process_for_topology_tests() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let domain = std::env::var("DOMAIN").expect("DOMAIN is set");
+        let address = ListenAddress::from_env(ComponentKind::Aggregate, &domain).unwrap();
+        let base = PathBuf::from(std::env::var("UDS_BASE_PATH").expect("UDS_BASE_PATH is set"));
+        std::fs::write(
+            base.join(format!("{domain}.pid")),
+            std::process::id().to_string(),
+        )
+        .unwrap();
+        let stop = base.join(format!("stop-{domain}"));
+        let shutdown = async move {
+            if role == "short" {
+                // Ends on its own when the test says so.
+                while !stop.exists() {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            } else {
+                shutdown_signal().await;
+            }
+        };
+        Server::new()
+            .aggregate(Player)
+            .listen(address)
+            .shutdown_signal(shutdown)
+            .bind()
+            .await
+            .unwrap()
+            .serve()
+            .await
+            .unwrap();
+    });
+}
+
+fn component(domain: &str, role: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    format!(
+        "    - domain: {domain}\n      command: [{:?}, --exact, component_process_for_topology_tests, --nocapture]\n      env: {{ {ROLE}: {role} }}\n",
+        exe.display().to_string()
+    )
+}
+
+async fn wait_for_text(path: &Path, text: &str) -> String {
+    let deadline = Instant::now() + bank::PATIENCE;
+    loop {
+        let content = std::fs::read_to_string(path).unwrap_or_default();
+        if content.contains(text) {
+            return content;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never said {text:?}:\n{content}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn alive(pid: &str) -> bool {
+    Path::new("/proc").join(pid).exists()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_topology_file_starts_watches_and_stops_its_components() {
+    let dir = temp_dir("topology");
+    let recorder = Recorder::new("ledger");
+    let projector = dir.join("projector-ledger.sock");
+    let served = Server::new()
+        .service(recorder.clone().into_server())
+        .listen(ListenAddress::Unix(projector))
+        .bind()
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    tokio::spawn(served.serve());
+    let config = format!(
+        "storage:\n  type: sqlite\n  sqlite:\n    path: {db}\ntransport:\n  type: uds\n  uds:\n    base_path: {base}\nmessaging:\n  type: ipc\nstandalone:\n  aggregates:\n{player}      retries: 3\n{short}  projectors:\n    - domain: ledger\n      listen_domain: player\n",
+        db = dir.join("events.db").display(),
+        base = dir.display(),
+        player = component("player", "player"),
+        short = component("short", "short"),
+    );
+    std::fs::write(dir.join("system.yaml"), &config).unwrap();
+    let coordinator = dir.join("coordinator.sock");
+    let log = dir.join("angzarr-local.log");
+    let mut child = angzarr_local(
+        &[
+            "--config".into(),
+            dir.join("system.yaml").display().to_string(),
+            "--listen".into(),
+            format!("unix:{}", coordinator.display()),
+            "--log-dir".into(),
+            dir.join("logs").display().to_string(),
+        ],
+        &log,
+    );
+    let client = connect(&coordinator).await;
+    let root = uuid::Uuid::new_v4();
+    register(&client, root).await;
+    recorder
+        .wait_until("the registration", |seen| {
+            seen.iter().any(|s| s.root == root)
+        })
+        .await;
+    assert!(dir.join("logs/business-player.log").exists());
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("standalone.aggregates[0].retries: unknown key, ignored"),
+        "unknown keys are warned about"
+    );
+
+    // A component that exits is reported.
+    std::fs::write(dir.join("stop-short"), "").unwrap();
+    wait_for_text(&log, "a component exited").await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("aggregate short"), "{text}");
+
+    // Shutdown stops the rest.
+    let player_pid = std::fs::read_to_string(dir.join("player.pid")).unwrap();
+    assert!(alive(&player_pid));
+    assert!(interrupt(&mut child).success());
+    assert!(!alive(&player_pid), "the player component was stopped");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_component_that_never_comes_up_is_named_with_its_log() {
+    let dir = temp_dir("broken");
+    for (command, expected) in [
+        (
+            "[\"false\"]",
+            "aggregate broken exited (exit code 1) before answering health",
+        ),
+        (
+            "[\"sleep\", \"30\"]",
+            "aggregate broken did not answer health at unix:",
+        ),
+    ] {
+        let config = format!(
+            "transport: {{ type: uds, uds: {{ base_path: {} }} }}\nstandalone:\n  aggregates:\n    - domain: broken\n      command: {command}\n",
+            dir.display()
+        );
+        std::fs::write(dir.join("system.yaml"), config).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_angzarr-local"))
+            .args([
+                "--memory",
+                "--start-timeout",
+                "1",
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+            ])
+            .arg(dir.join("system.yaml"))
+            .arg("--log-dir")
+            .arg(dir.join("logs"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(
+            stderr.contains("business-broken.log"),
+            "the log is named: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
