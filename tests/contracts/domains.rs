@@ -101,3 +101,21 @@ impl Slow {
         }
     }
 }
+
+/// Pays a cashier's withdrawals to the player who shares its root: the
+/// player refuses the deposit when not registered, and the cashier takes
+/// the chips back (its `#[rejected]` handler).
+pub struct Payout;
+
+#[saga(name = "payout", source = "cashier", target = "player")]
+impl Payout {
+    #[handles(FundsWithdrawn)]
+    fn pay(&self, event: &FundsWithdrawn, ctx: &SagaContext) -> Command<DepositFunds> {
+        Command::new(
+            ctx.root(),
+            DepositFunds {
+                amount: event.amount.clone(),
+            },
+        )
+    }
+}

@@ -7,8 +7,11 @@
 //! cargo test -p tests --test contracts -- --name 'Unix socket'   # one scenario by name
 //! ```
 
+#[path = "../support/bank.rs"]
+mod bank;
 mod domains;
 mod steps;
+mod system;
 mod world;
 
 use std::path::Path;

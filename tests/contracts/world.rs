@@ -166,6 +166,9 @@ pub enum Read {
 pub struct Contracts {
     /// The servers, once a step started them.
     pub env: Option<Environment>,
+    /// A whole system (sagas, process manager, projector), for the delivery
+    /// contracts.
+    pub system: Option<crate::system::System>,
     /// Aggregate roots by the names the scenario gives them.
     pub roots: HashMap<String, uuid::Uuid>,
     /// A client the scenario connected itself, as opposed to the environment's.
@@ -202,12 +205,26 @@ pub struct Contracts {
     pub refused: Option<(CommandBook, String)>,
     /// The last amount a cashier paid out.
     pub payout: i64,
+    /// Answers to deferred commands, in order.
+    pub deferred: Vec<CommandResponse>,
+    /// The gate holding the ledger projector's calls, when closed.
+    pub gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl Contracts {
-    /// The environment's client.
+    /// The client of the running coordinator.
     pub fn client(&self) -> &DomainClient {
-        &self.env().client
+        match &self.system {
+            Some(system) => &system.client,
+            None => &self.env().client,
+        }
+    }
+
+    /// The running system.
+    pub fn system(&self) -> &crate::system::System {
+        self.system.as_ref().expect(
+            "no system yet: start with `Given angzarr-local runs the player aggregate with ...`",
+        )
     }
 
     /// The running environment.

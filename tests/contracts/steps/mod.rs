@@ -10,6 +10,7 @@ mod queries;
 mod setup;
 mod speculative;
 mod state;
+mod system;
 
 use angzarr_client::proto::{AnyExt, EventPage, MergeStrategy, SyncMode};
 use examples::player::{amount, chips};

@@ -1,0 +1,323 @@
+//! A whole system behind angzarr-local for the delivery contracts: the
+//! player and cashier aggregates, and the sagas, process manager, projector
+//! and upcaster a scenario names, in process or served over gRPC on Unix
+//! sockets; SQLite in the scenario's directory, so that a restart keeps
+//! everything.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use angzarr_client::{DomainClient, ListenAddress, Server};
+use angzarr_local::component::UpcasterLogic;
+use angzarr_local::{
+    Coordinator, DeliveryOptions, LocalCoordinator, LocalCoordinatorBuilder, SqliteStore,
+    Subscription, REVOCATION_DOMAIN,
+};
+use angzarr_client::proto::{AnyExt, UpcastRequest, UpcastResponse};
+use examples::player::{chips, Player};
+use examples::proto::FundsDeposited;
+use prost::Name;
+use tokio::sync::watch;
+
+use crate::bank::{Audit, Overdraw, Recorder, Welcome};
+use crate::domains::{Cashier, Payout};
+
+/// Which components a scenario runs.
+#[derive(Debug, Clone, Default)]
+pub struct Components {
+    pub welcome: bool,
+    pub overdraw: bool,
+    pub audit: bool,
+    pub ledger: bool,
+    pub payout: bool,
+    pub upcaster: bool,
+    /// Served over gRPC (Unix sockets) instead of in process.
+    pub remote: bool,
+}
+
+impl Components {
+    /// Reads the names a step lists: `the welcome saga and the ledger projector`.
+    pub fn named(text: &str) -> Components {
+        let has = |name: &str| text.contains(name);
+        let components = Components {
+            welcome: has("welcome"),
+            overdraw: has("overdraw"),
+            audit: has("audit"),
+            ledger: has("ledger"),
+            payout: has("payout"),
+            upcaster: has("upcaster"),
+            remote: false,
+        };
+        assert!(
+            text.split(&[',', ' '][..])
+                .filter(|word| !word.is_empty())
+                .all(|word| {
+                    [
+                        "the", "and", "saga", "process", "manager", "projector", "upcaster",
+                        "welcome", "overdraw", "audit", "ledger", "payout", "old-deposit",
+                    ]
+                    .contains(&word)
+                }),
+            "unknown component in {text:?}"
+        );
+        components
+    }
+}
+
+/// `test.OldDeposit`: a deposit as an older version of the player stored it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OldDeposit {
+    #[prost(int64, tag = "1")]
+    pub chips: i64,
+}
+
+impl Name for OldDeposit {
+    const NAME: &'static str = "OldDeposit";
+    const PACKAGE: &'static str = "test";
+}
+
+/// Upgrades `test.OldDeposit` to `examples.FundsDeposited`.
+pub struct OldDeposits;
+
+#[tonic::async_trait]
+impl UpcasterLogic for OldDeposits {
+    async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse, tonic::Status> {
+        let mut events = request.events;
+        for page in &mut events {
+            let Some(old) = page.event().filter(|e| e.is::<OldDeposit>()) else {
+                continue;
+            };
+            let old: OldDeposit = old
+                .unpack()
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+            page.payload = Some(angzarr_client::proto::event_page::Payload::Event(
+                angzarr_client::proto::Any::pack(&FundsDeposited {
+                    amount: Some(chips(old.chips)),
+                    new_balance: Some(chips(old.chips)),
+                    deposited_at: None,
+                }),
+            ));
+        }
+        Ok(UpcastResponse { events })
+    }
+
+    fn describe(&self) -> String {
+        "old-deposit upcaster".into()
+    }
+}
+
+/// A running system. Dropping it stops its servers and removes its files.
+pub struct System {
+    pub components: Components,
+    pub client: DomainClient,
+    pub coordinator: Arc<Coordinator>,
+    pub store: Arc<SqliteStore>,
+    pub ledger: Recorder,
+    dir: PathBuf,
+    stop: watch::Sender<()>,
+    components_stop: Option<watch::Sender<()>>,
+}
+
+fn signal(stopped: &watch::Sender<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let mut stopped = stopped.subscribe();
+    async move {
+        let _ = stopped.changed().await;
+    }
+}
+
+impl System {
+    pub async fn start(components: Components) -> System {
+        static SYSTEMS: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "azl-sys-{}-{}",
+            std::process::id(),
+            SYSTEMS.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("the scenario's directory");
+        let store = Arc::new(SqliteStore::open(dir.join("events.db")).expect("SQLite"));
+        let ledger = Recorder::new("ledger");
+        let components_stop = if components.remote {
+            Some(Self::serve_components(&components, &dir, &ledger).await)
+        } else {
+            None
+        };
+        let (coordinator, client, stop) = Self::coordinator(&components, &dir, &store, &ledger).await;
+        System {
+            components,
+            client,
+            coordinator,
+            store,
+            ledger,
+            dir,
+            stop,
+            components_stop,
+        }
+    }
+
+    fn socket(dir: &std::path::Path, name: &str) -> String {
+        format!("unix:{}", dir.join(format!("{name}.sock")).display())
+    }
+
+    /// The sagas, process manager and projector as gRPC servers on Unix sockets.
+    async fn serve_components(
+        components: &Components,
+        dir: &std::path::Path,
+        ledger: &Recorder,
+    ) -> watch::Sender<()> {
+        let (stop, _) = watch::channel(());
+        let mut server = Server::new();
+        for (on, name) in [
+            (components.welcome, "welcome"),
+            (components.overdraw, "overdraw"),
+            (components.audit, "audit"),
+            (components.payout, "payout"),
+        ] {
+            if !on {
+                continue;
+            }
+            server = match name {
+                "welcome" => server.saga(Welcome),
+                "overdraw" => server.saga(Overdraw),
+                "audit" => server.process_manager(Audit),
+                _ => server.saga(Payout),
+            }
+            .listen_component(name, ListenAddress::Unix(dir.join(format!("{name}.sock"))));
+        }
+        if components.ledger {
+            server = server.service(ledger.clone().into_server());
+        }
+        let bound = server
+            .listen(ListenAddress::Unix(dir.join("ledger.sock")))
+            .shutdown_signal(signal(&stop))
+            .bind()
+            .await
+            .unwrap_or_else(|error| panic!("the components serve: {error}"));
+        tokio::spawn(bound.serve());
+        stop
+    }
+
+    fn register(
+        mut builder: LocalCoordinatorBuilder,
+        components: &Components,
+        dir: &std::path::Path,
+        ledger: &Recorder,
+    ) -> LocalCoordinatorBuilder {
+        let ledger_subscriptions = vec![
+            Subscription::domain("player"),
+            Subscription::domain("cashier"),
+            Subscription::domain("audit"),
+            Subscription::domain(REVOCATION_DOMAIN),
+        ];
+        if components.remote {
+            let saga = |builder: LocalCoordinatorBuilder, name: &str, source: &str| {
+                builder
+                    .saga_endpoint(name, source, &Self::socket(dir, name))
+                    .expect("a saga endpoint")
+            };
+            if components.welcome {
+                builder = saga(builder, "welcome", "player");
+            }
+            if components.overdraw {
+                builder = saga(builder, "overdraw", "player");
+            }
+            if components.payout {
+                builder = saga(builder, "payout", "cashier");
+            }
+            if components.audit {
+                builder = builder
+                    .process_manager_endpoint(
+                        "audit",
+                        &[Subscription::domain("player")],
+                        &Self::socket(dir, "audit"),
+                    )
+                    .expect("a process manager endpoint");
+            }
+            if components.ledger {
+                builder = builder
+                    .projector_endpoint("ledger", &ledger_subscriptions, &Self::socket(dir, "ledger"))
+                    .expect("a projector endpoint");
+            }
+        } else {
+            if components.welcome {
+                builder = builder.saga(Welcome);
+            }
+            if components.overdraw {
+                builder = builder.saga(Overdraw);
+            }
+            if components.payout {
+                builder = builder.saga(Payout);
+            }
+            if components.audit {
+                builder = builder.process_manager(Audit);
+            }
+            if components.ledger {
+                builder = builder.projector_logic("ledger", Ok(ledger_subscriptions), ledger.clone());
+            }
+        }
+        if components.upcaster {
+            builder = builder.upcaster_logic("player", OldDeposits);
+        }
+        builder
+    }
+
+    async fn coordinator(
+        components: &Components,
+        dir: &std::path::Path,
+        store: &Arc<SqliteStore>,
+        ledger: &Recorder,
+    ) -> (Arc<Coordinator>, DomainClient, watch::Sender<()>) {
+        let builder = LocalCoordinator::builder()
+            .store(Arc::clone(store))
+            .domain_aggregate(Player)
+            .domain_aggregate(Cashier)
+            .delivery_options(DeliveryOptions {
+                retry_initial: std::time::Duration::from_millis(5),
+                retry_max: std::time::Duration::from_millis(50),
+                ..DeliveryOptions::default()
+            });
+        let local = Self::register(builder, components, dir, ledger)
+            .try_build()
+            .expect("the system builds");
+        let coordinator = Arc::clone(local.coordinator());
+        let (stop, _) = watch::channel(());
+        let bound = local
+            .bind(ListenAddress::loopback(0), signal(&stop))
+            .await
+            .expect("angzarr-local binds");
+        let address = bound.local_address().to_string();
+        tokio::spawn(bound.serve());
+        let client = DomainClient::connect(&address).await.expect("connects");
+        (coordinator, client, stop)
+    }
+
+    /// Stops angzarr-local and starts it again on the same database.
+    pub async fn restart(&mut self) {
+        self.coordinator.stop_delivery();
+        let _ = self.stop.send(());
+        let (coordinator, client, stop) =
+            Self::coordinator(&self.components, &self.dir, &self.store, &self.ledger).await;
+        self.coordinator = coordinator;
+        self.client = client;
+        self.stop = stop;
+    }
+
+    /// Waits until every consumer has processed every book written so far.
+    pub async fn settled(&self) {
+        tokio::time::timeout(crate::bank::PATIENCE, self.coordinator.settled())
+            .await
+            .expect("delivery settles")
+            .expect("the store answers");
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        self.coordinator.stop_delivery();
+        let _ = self.stop.send(());
+        if let Some(stop) = &self.components_stop {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
