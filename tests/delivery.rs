@@ -7,24 +7,21 @@ use std::sync::Arc;
 
 use angzarr_client::proto::{
     page_header, AngzarrDeferredSequence, AnyExt, CascadeErrorMode, CommandBook, CommandPage,
-    CommandRequest, Cover, EventPage, PageHeader, Revocation, SyncMode, UpcastRequest,
-    UpcastResponse,
+    CommandRequest, Cover, EventPage, PageHeader, Revocation, SyncMode,
 };
 use angzarr_client::{DomainClient, ListenAddress, Server};
-use angzarr_local::component::UpcasterLogic;
 use angzarr_local::{
     Coordinator, DeliveryOptions, LocalCoordinator, LocalCoordinatorBuilder, MemoryStore,
     SqliteStore, Subscription, REVOCATION_DOMAIN,
 };
 use examples::player::{amount, chips, Player};
-use examples::proto::{
-    DepositFunds, FundsDeposited, PlayerRegistered, RegisterPlayer, WithdrawFunds,
-};
-use prost::Name;
+use examples::proto::{DepositFunds, RegisterPlayer, WithdrawFunds};
 
 #[path = "support/bank.rs"]
 mod bank;
-use bank::{Audit, AuditFlagged, AuditOpened, Overdraw, Recorder, Seen, Welcome};
+use bank::{
+    Audit, AuditFlagged, AuditOpened, OldDeposit, OldDeposits, Overdraw, Recorder, Seen, Welcome,
+};
 
 struct System {
     client: DomainClient,
@@ -616,80 +613,11 @@ async fn components_over_grpc_get_what_was_published_while_they_were_down() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Upgrades `test.OldDeposit` (chips as a plain number) to `FundsDeposited`.
-struct OldDeposits;
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct OldDeposit {
-    #[prost(int64, tag = "1")]
-    chips: i64,
-}
-
-impl Name for OldDeposit {
-    const NAME: &'static str = "OldDeposit";
-    const PACKAGE: &'static str = "test";
-}
-
-#[tonic::async_trait]
-impl UpcasterLogic for OldDeposits {
-    async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse, tonic::Status> {
-        let events = request
-            .events
-            .into_iter()
-            .map(|mut page| {
-                if let Some(old) = page.event().filter(|e| e.is::<OldDeposit>()) {
-                    let old: OldDeposit = old.unpack().unwrap();
-                    page.payload = Some(angzarr_client::proto::event_page::Payload::Event(
-                        angzarr_client::proto::Any::pack(&FundsDeposited {
-                            amount: Some(chips(old.chips)),
-                            new_balance: Some(chips(old.chips)),
-                            deposited_at: None,
-                        }),
-                    ));
-                }
-                page
-            })
-            .collect();
-        Ok(UpcastResponse { events })
-    }
-
-    fn describe(&self) -> String {
-        "old deposits".into()
-    }
-}
-
 #[tokio::test]
 async fn the_upcaster_runs_on_history_loaded_for_commands() {
-    use angzarr_local::store::{Append, EventStore};
-    let store = MemoryStore::new();
     let root = uuid::Uuid::new_v4();
-    let key = angzarr_local::AggregateKey {
-        domain: "player".into(),
-        edition: "angzarr".into(),
-        root,
-    };
-    let pages = [
-        EventPage::new(
-            0,
-            angzarr_client::proto::Any::pack(&PlayerRegistered::default()),
-        ),
-        EventPage::new(
-            1,
-            angzarr_client::proto::Any::pack(&OldDeposit { chips: 50 }),
-        ),
-    ];
-    store
-        .append(&Append {
-            key: &key,
-            at: 0,
-            pages: &pages,
-            snapshot: None,
-            correlation_id: "",
-            fact_id: None,
-            publish: None,
-            outcome: None,
-        })
-        .unwrap();
+    let store = MemoryStore::new();
+    bank::store_pages(&store, root, &bank::old_history(50));
     let without = start(
         LocalCoordinator::builder()
             .domain_aggregate(Player)
@@ -711,18 +639,7 @@ async fn the_upcaster_runs_on_history_loaded_for_commands() {
     let _ = without;
 
     let store = MemoryStore::new();
-    store
-        .append(&Append {
-            key: &key,
-            at: 0,
-            pages: &pages,
-            snapshot: None,
-            correlation_id: "",
-            fact_id: None,
-            publish: None,
-            outcome: None,
-        })
-        .unwrap();
+    bank::store_pages(&store, root, &bank::old_history(50));
     let with = start(
         LocalCoordinator::builder()
             .domain_aggregate(Player)

@@ -6,95 +6,13 @@
 //! Run with `cargo bench -p angzarr-local --bench local`. Every command is
 //! checked to succeed; loops are bounded by a command count.
 
-use std::time::{Duration, Instant};
+mod support;
 
 use angzarr_client::{ListenAddress, Server};
-use angzarr_local::{LocalCoordinator, LocalCoordinatorBuilder, SqliteStore};
-use angzarr_proto::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
-use angzarr_proto::{AnyExt, CommandBook, CommandPage, CommandRequest, Cover};
-use examples::player::{chips, Player};
-use examples::proto::{DepositFunds, RegisterPlayer};
-use prost_types::Any;
-use tonic::transport::Channel;
-
-fn request(root: uuid::Uuid, sequence: u32) -> CommandRequest {
-    let command = if sequence == 0 {
-        Any::pack(&RegisterPlayer {
-            display_name: "Bench".into(),
-            email: format!("{root}@example.com"),
-            ..Default::default()
-        })
-    } else {
-        Any::pack(&DepositFunds {
-            amount: Some(chips(1)),
-        })
-    };
-    CommandRequest {
-        command: Some(CommandBook {
-            cover: Some(Cover::new("player", root)),
-            pages: vec![CommandPage::new(sequence, command)],
-        }),
-        ..Default::default()
-    }
-}
-
-async fn run(
-    client: &CommandHandlerCoordinatorServiceClient<Channel>,
-    clients: usize,
-    commands: usize,
-    round: u128,
-) -> (f64, Duration, Duration) {
-    let per_client = commands / clients;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|index| {
-            let mut client = client.clone();
-            let root = uuid::Uuid::from_u128((round << 32) | index as u128 | 1 << 100);
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_client);
-                for sequence in 0..per_client as u32 {
-                    let began = Instant::now();
-                    client
-                        .handle_command(request(root, sequence))
-                        .await
-                        .expect("every command succeeds");
-                    latencies.push(began.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("client task"));
-    }
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    (
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        at(0.5),
-        at(0.99),
-    )
-}
-
-async fn coordinator(
-    builder: LocalCoordinatorBuilder,
-) -> CommandHandlerCoordinatorServiceClient<Channel> {
-    let coordinator = builder.try_build().expect("coordinator");
-    let bound = coordinator
-        .bind(ListenAddress::loopback(0), std::future::pending())
-        .await
-        .expect("bind");
-    let address = bound.local_address().tcp().expect("a TCP address");
-    tokio::spawn(bound.serve());
-    let channel = Channel::from_shared(format!("http://{address}"))
-        .expect("endpoint")
-        .connect()
-        .await
-        .expect("connect");
-    CommandHandlerCoordinatorServiceClient::new(channel)
-}
+use angzarr_local::{LocalCoordinator, SqliteStore};
+use angzarr_proto::SyncMode;
+use examples::player::Player;
+use support::{coordinator, run};
 
 fn main() {
     let quick = !std::env::args().any(|arg| arg == "--bench");
@@ -131,9 +49,9 @@ fn main() {
                     .expect("endpoint"),
             ),
         ] {
-            let client = coordinator(builder).await;
+            let (_, client) = coordinator(builder).await;
             round += 1;
-            run(&client, 4, 64, round).await;
+            run(&client, 4, 64, round, SyncMode::Async).await;
             for clients in [1_usize, 32] {
                 let commands = if quick {
                     64
@@ -143,7 +61,8 @@ fn main() {
                     6_400
                 };
                 round += 1;
-                let (rate, p50, p99) = run(&client, clients, commands, round).await;
+                let (rate, p50, p99) =
+                    run(&client, clients, commands, round, SyncMode::Async).await;
                 println!(
                     "| {mode} | {clients} | {commands} | {rate:.0} | {:.0} µs | {:.0} µs |",
                     p50.as_secs_f64() * 1e6,

@@ -412,17 +412,8 @@ impl Reader {
                 let listen = string_at(map, "listen_domain", path)?.ok_or_else(|| {
                     invalid(format!("{path}: `listen_domain` is required for a {kind}"))
                 })?;
-                let parts = if listen.contains(';') {
-                    Subscription::parse_list(&listen)
-                } else {
-                    listen
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|part| !part.is_empty())
-                        .map(Subscription::parse)
-                        .collect()
-                };
-                parts.map_err(|reason| invalid(format!("{path}.listen_domain: {reason}")))?
+                Subscription::parse_listed(&listen)
+                    .map_err(|reason| invalid(format!("{path}.listen_domain: {reason}")))?
             }
             ComponentKind::ProcessManager => {
                 let listed = string_at(map, "subscriptions", path)?.ok_or_else(|| {

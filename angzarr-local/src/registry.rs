@@ -77,6 +77,38 @@ impl Subscription {
             .collect()
     }
 
+    /// Parses what a component listens to as the command line and the
+    /// topology file write it: Angzarr's `;`-separated list when there is a
+    /// `;` (`player;table:PlayerSeated,SeatingRejected`), else one domain
+    /// with types (`table:PlayerSeated,SeatingRejected`), else domains
+    /// separated by `,` (`player,table`).
+    ///
+    /// ```
+    /// use angzarr_local::Subscription;
+    ///
+    /// assert_eq!(Subscription::parse_listed("player,table").unwrap().len(), 2);
+    /// assert_eq!(Subscription::parse_listed("table:A,B").unwrap()[0].types, ["A", "B"]);
+    /// assert_eq!(Subscription::parse_listed("player;table:A,B").unwrap().len(), 2);
+    /// assert!(Subscription::parse_listed(" ").is_err());
+    /// ```
+    pub fn parse_listed(text: &str) -> Result<Vec<Self>, String> {
+        let listed = if text.contains(';') {
+            Subscription::parse_list(text)?
+        } else if text.contains(':') {
+            vec![Subscription::parse(text)?]
+        } else {
+            text.split(',')
+                .map(str::trim)
+                .filter(|domain| !domain.is_empty())
+                .map(Subscription::parse)
+                .collect::<Result<_, _>>()?
+        };
+        if listed.is_empty() {
+            return Err(format!("{text:?} names no domain"));
+        }
+        Ok(listed)
+    }
+
     /// Whether `book` is for this subscription: its domain, and when types
     /// are named, at least one page of one of them.
     pub fn matches(&self, book: &EventBook) -> bool {

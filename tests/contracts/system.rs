@@ -9,18 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use angzarr_client::{DomainClient, ListenAddress, Server};
-use angzarr_local::component::UpcasterLogic;
 use angzarr_local::{
     Coordinator, DeliveryOptions, LocalCoordinator, LocalCoordinatorBuilder, SqliteStore,
     Subscription, REVOCATION_DOMAIN,
 };
-use angzarr_client::proto::{AnyExt, UpcastRequest, UpcastResponse};
-use examples::player::{chips, Player};
-use examples::proto::FundsDeposited;
-use prost::Name;
+use examples::player::Player;
 use tokio::sync::watch;
 
-use crate::bank::{Audit, Overdraw, Recorder, Welcome};
+use crate::bank::{Audit, OldDeposits, Overdraw, Recorder, Welcome};
 use crate::domains::{Cashier, Payout};
 
 /// Which components a scenario runs.
@@ -54,56 +50,25 @@ impl Components {
                 .filter(|word| !word.is_empty())
                 .all(|word| {
                     [
-                        "the", "and", "saga", "process", "manager", "projector", "upcaster",
-                        "welcome", "overdraw", "audit", "ledger", "payout", "old-deposit",
+                        "the",
+                        "and",
+                        "saga",
+                        "process",
+                        "manager",
+                        "projector",
+                        "upcaster",
+                        "welcome",
+                        "overdraw",
+                        "audit",
+                        "ledger",
+                        "payout",
+                        "old-deposit",
                     ]
                     .contains(&word)
                 }),
             "unknown component in {text:?}"
         );
         components
-    }
-}
-
-/// `test.OldDeposit`: a deposit as an older version of the player stored it.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct OldDeposit {
-    #[prost(int64, tag = "1")]
-    pub chips: i64,
-}
-
-impl Name for OldDeposit {
-    const NAME: &'static str = "OldDeposit";
-    const PACKAGE: &'static str = "test";
-}
-
-/// Upgrades `test.OldDeposit` to `examples.FundsDeposited`.
-pub struct OldDeposits;
-
-#[tonic::async_trait]
-impl UpcasterLogic for OldDeposits {
-    async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse, tonic::Status> {
-        let mut events = request.events;
-        for page in &mut events {
-            let Some(old) = page.event().filter(|e| e.is::<OldDeposit>()) else {
-                continue;
-            };
-            let old: OldDeposit = old
-                .unpack()
-                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
-            page.payload = Some(angzarr_client::proto::event_page::Payload::Event(
-                angzarr_client::proto::Any::pack(&FundsDeposited {
-                    amount: Some(chips(old.chips)),
-                    new_balance: Some(chips(old.chips)),
-                    deposited_at: None,
-                }),
-            ));
-        }
-        Ok(UpcastResponse { events })
-    }
-
-    fn describe(&self) -> String {
-        "old-deposit upcaster".into()
     }
 }
 
@@ -142,7 +107,8 @@ impl System {
         } else {
             None
         };
-        let (coordinator, client, stop) = Self::coordinator(&components, &dir, &store, &ledger).await;
+        let (coordinator, client, stop) =
+            Self::coordinator(&components, &dir, &store, &ledger).await;
         System {
             components,
             client,
@@ -235,7 +201,11 @@ impl System {
             }
             if components.ledger {
                 builder = builder
-                    .projector_endpoint("ledger", &ledger_subscriptions, &Self::socket(dir, "ledger"))
+                    .projector_endpoint(
+                        "ledger",
+                        &ledger_subscriptions,
+                        &Self::socket(dir, "ledger"),
+                    )
                     .expect("a projector endpoint");
             }
         } else {
@@ -252,7 +222,8 @@ impl System {
                 builder = builder.process_manager(Audit);
             }
             if components.ledger {
-                builder = builder.projector_logic("ledger", Ok(ledger_subscriptions), ledger.clone());
+                builder =
+                    builder.projector_logic("ledger", Ok(ledger_subscriptions), ledger.clone());
             }
         }
         if components.upcaster {

@@ -21,7 +21,9 @@ use std::time::Duration;
 use angzarr_client::prelude::*;
 use angzarr_client::proto::projector_service_server::{ProjectorService, ProjectorServiceServer};
 use angzarr_client::proto::{Any, AnyExt, Cover, EventBook, Projection, RejectionNotification};
-use angzarr_local::component::ProjectorLogic;
+use angzarr_client::proto::{EventPage, UpcastRequest, UpcastResponse};
+use angzarr_local::component::{ProjectorLogic, UpcasterLogic};
+use angzarr_local::store::{Append, EventStore};
 use examples::player::{amount, chips};
 use examples::proto::{DepositFunds, FundsDeposited, PlayerRegistered, WithdrawFunds};
 use prost::Name;
@@ -52,6 +54,82 @@ impl Name for AuditOpened {
 impl Name for AuditFlagged {
     const NAME: &'static str = "AuditFlagged";
     const PACKAGE: &'static str = "audit";
+}
+
+/// `test.OldDeposit`: a deposit as an older version of the player stored it
+/// (the chips as a plain number).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OldDeposit {
+    #[prost(int64, tag = "1")]
+    pub chips: i64,
+}
+
+impl Name for OldDeposit {
+    const NAME: &'static str = "OldDeposit";
+    const PACKAGE: &'static str = "test";
+}
+
+/// Upgrades `test.OldDeposit` to `examples.FundsDeposited`.
+pub struct OldDeposits;
+
+#[tonic::async_trait]
+impl UpcasterLogic for OldDeposits {
+    async fn upcast(&self, request: UpcastRequest) -> Result<UpcastResponse, tonic::Status> {
+        let mut events = request.events;
+        for page in &mut events {
+            let Some(old) = page.event().filter(|e| e.is::<OldDeposit>()) else {
+                continue;
+            };
+            let old: OldDeposit = old
+                .unpack()
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+            page.payload = Some(angzarr_client::proto::event_page::Payload::Event(
+                Any::pack(&FundsDeposited {
+                    amount: Some(chips(old.chips)),
+                    new_balance: Some(chips(old.chips)),
+                    deposited_at: None,
+                }),
+            ));
+        }
+        Ok(UpcastResponse { events })
+    }
+
+    fn describe(&self) -> String {
+        "old-deposit upcaster".into()
+    }
+}
+
+/// Stores `pages` on `root`'s player timeline directly, as an older version
+/// (or a test's setup) left them.
+pub fn store_pages(store: &dyn EventStore, root: uuid::Uuid, pages: &[EventPage]) {
+    let key = angzarr_local::AggregateKey {
+        domain: "player".into(),
+        edition: angzarr_client::proto::DEFAULT_EDITION.into(),
+        root,
+    };
+    store
+        .append(&Append {
+            key: &key,
+            at: pages
+                .first()
+                .and_then(EventPage::sequence)
+                .unwrap_or_default(),
+            pages,
+            snapshot: None,
+            correlation_id: "",
+            fact_id: None,
+            publish: None,
+            outcome: None,
+        })
+        .expect("the pages are stored");
+}
+
+/// A player registered and given `chips` by an older version.
+pub fn old_history(chips: i64) -> Vec<EventPage> {
+    vec![
+        EventPage::new(0, Any::pack(&PlayerRegistered::default())),
+        EventPage::new(1, Any::pack(&OldDeposit { chips })),
+    ]
 }
 
 /// A million chips: more than any test player has.

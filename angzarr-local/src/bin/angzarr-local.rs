@@ -121,22 +121,8 @@ fn split_consumer<'a>(
     let Some((name, listened)) = head.split_once(':') else {
         return Err(format!("expected {shape}; got {text:?}"));
     };
-    let subscriptions = if listened.contains(';') {
-        Subscription::parse_list(listened)
-    } else if listened.contains(':') {
-        Subscription::parse(listened).map(|s| vec![s])
-    } else {
-        listened
-            .split(',')
-            .map(str::trim)
-            .filter(|domain| !domain.is_empty())
-            .map(Subscription::parse)
-            .collect()
-    }
-    .map_err(|reason| format!("{text:?}: {reason}"))?;
-    if subscriptions.is_empty() {
-        return Err(format!("{text:?}: names no domain"));
-    }
+    let subscriptions =
+        Subscription::parse_listed(listened).map_err(|reason| format!("{text:?}: {reason}"))?;
     Ok((name, subscriptions, endpoint))
 }
 

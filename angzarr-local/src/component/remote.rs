@@ -95,6 +95,18 @@ impl Remote {
     fn describe(&self) -> String {
         format!("{} at {}", self.kind, self.target)
     }
+
+    /// One call on the channel, its failure naming the component.
+    async fn call<T, Fut>(&self, call: impl FnOnce(Channel) -> Fut) -> Result<T, Status>
+    where
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let channel = self.channel().await.map_err(|status| self.failed(status))?;
+        call(channel)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.failed(status))
+    }
 }
 
 #[tonic::async_trait]
@@ -102,22 +114,22 @@ impl AggregateLogic for Remote {
     async fn handle(&self, command: ContextualCommand) -> Result<BusinessResponse, Status> {
         let correlation_id =
             correlation_of(command.command.as_ref().and_then(|c| c.cover.as_ref()));
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(CommandHandlerServiceClient, channel)
-            .handle(request(command, &correlation_id))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(CommandHandlerServiceClient, channel)
+                .handle(request(command, &correlation_id))
+                .await
+        })
+        .await
     }
 
     async fn handle_fact(&self, facts: FactRequest) -> Result<EventBook, Status> {
         let correlation_id = correlation_of(facts.facts.as_ref().and_then(|b| b.cover.as_ref()));
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(CommandHandlerServiceClient, channel)
-            .handle_fact(request(facts, &correlation_id))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(CommandHandlerServiceClient, channel)
+                .handle_fact(request(facts, &correlation_id))
+                .await
+        })
+        .await
     }
 
     fn describe(&self) -> String {
@@ -130,12 +142,12 @@ impl SagaLogic for Remote {
     async fn handle(&self, saga_request: SagaHandleRequest) -> Result<SagaResponse, Status> {
         let correlation_id =
             correlation_of(saga_request.source.as_ref().and_then(|b| b.cover.as_ref()));
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(SagaServiceClient, channel)
-            .handle(request(saga_request, &correlation_id))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(SagaServiceClient, channel)
+                .handle(request(saga_request, &correlation_id))
+                .await
+        })
+        .await
     }
 
     fn describe(&self) -> String {
@@ -151,12 +163,12 @@ impl ProcessManagerLogic for Remote {
     ) -> Result<ProcessManagerPrepareResponse, Status> {
         let correlation_id =
             correlation_of(pm_request.trigger.as_ref().and_then(|b| b.cover.as_ref()));
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(ProcessManagerServiceClient, channel)
-            .prepare(request(pm_request, &correlation_id))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(ProcessManagerServiceClient, channel)
+                .prepare(request(pm_request, &correlation_id))
+                .await
+        })
+        .await
     }
 
     async fn handle(
@@ -165,12 +177,12 @@ impl ProcessManagerLogic for Remote {
     ) -> Result<ProcessManagerHandleResponse, Status> {
         let correlation_id =
             correlation_of(pm_request.trigger.as_ref().and_then(|b| b.cover.as_ref()));
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(ProcessManagerServiceClient, channel)
-            .handle(request(pm_request, &correlation_id))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(ProcessManagerServiceClient, channel)
+                .handle(request(pm_request, &correlation_id))
+                .await
+        })
+        .await
     }
 
     fn describe(&self) -> String {
@@ -182,12 +194,12 @@ impl ProcessManagerLogic for Remote {
 impl ProjectorLogic for Remote {
     async fn handle(&self, book: EventBook) -> Result<Projection, Status> {
         let correlation_id = correlation_of(book.cover.as_ref());
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(ProjectorServiceClient, channel)
-            .handle(request(book, &correlation_id))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(ProjectorServiceClient, channel)
+                .handle(request(book, &correlation_id))
+                .await
+        })
+        .await
     }
 
     fn describe(&self) -> String {
@@ -198,12 +210,12 @@ impl ProjectorLogic for Remote {
 #[tonic::async_trait]
 impl UpcasterLogic for Remote {
     async fn upcast(&self, upcast: UpcastRequest) -> Result<UpcastResponse, Status> {
-        let channel = self.channel().await.map_err(|s| self.failed(s))?;
-        client!(UpcasterServiceClient, channel)
-            .upcast(request(upcast, ""))
-            .await
-            .map(tonic::Response::into_inner)
-            .map_err(|status| self.failed(status))
+        self.call(|channel| async move {
+            client!(UpcasterServiceClient, channel)
+                .upcast(request(upcast, ""))
+                .await
+        })
+        .await
     }
 
     fn describe(&self) -> String {

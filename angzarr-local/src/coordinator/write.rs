@@ -519,6 +519,35 @@ impl Coordinator {
     }
 }
 
+/// `type.angzarr.io/angzarr.Notification` carrying a `RejectionNotification`:
+/// how the protocol tells a component that a command it caused was refused.
+pub(crate) fn rejection_notice(rejected: Option<&CommandBook>, reason: &str) -> Any {
+    let notification = Notification {
+        cover: rejected.and_then(|book| book.cover.clone()),
+        payload: Some(Any::pack(&RejectionNotification {
+            rejected_command: rejected.cloned(),
+            rejection_reason: reason.to_owned(),
+        })),
+        sent_at: Some(time::now()),
+        metadata: Default::default(),
+    };
+    let mut packed = Any::pack(&notification);
+    packed.type_url = format!(
+        "{}angzarr.Notification",
+        angzarr_proto::type_url::ANGZARR_PREFIX
+    );
+    packed
+}
+
+/// Whom a command's sync mode delivers its book to before answering.
+fn reach_of(sync_mode: i32) -> Option<SyncReach> {
+    match SyncMode::try_from(sync_mode).unwrap_or_default() {
+        SyncMode::Simple => Some(SyncReach::Projectors),
+        SyncMode::Cascade => Some(SyncReach::Everyone),
+        _ => None,
+    }
+}
+
 fn accepted(response: &BusinessResponse) -> Outcome {
     Outcome {
         code: 0,
@@ -604,11 +633,7 @@ pub(super) async fn handle_command(
     request: CommandRequest,
 ) -> Result<CommandResponse, Status> {
     let valid = validate::command_request(&request)?;
-    let reach = match SyncMode::try_from(request.sync_mode).unwrap_or_default() {
-        SyncMode::Simple => Some(SyncReach::Projectors),
-        SyncMode::Cascade => Some(SyncReach::Everyone),
-        _ => None,
-    };
+    let reach = reach_of(request.sync_mode);
     let mode = CascadeErrorMode::try_from(request.cascade_error_mode).unwrap_or_default();
     let claim = reach.map(|reach| coordinator.delivery().claim(reach));
     let executed = coordinator
@@ -729,12 +754,7 @@ pub(super) async fn handle_event(
     let facts = request
         .events
         .ok_or_else(|| invalid("EventRequest must have events"))?;
-    let reach = match SyncMode::try_from(request.sync_mode).unwrap_or_default() {
-        SyncMode::Simple => Some(SyncReach::Projectors),
-        SyncMode::Cascade => Some(SyncReach::Everyone),
-        _ => None,
-    };
-    let claim = reach.map(|reach| coordinator.delivery().claim(reach));
+    let claim = reach_of(request.sync_mode).map(|reach| coordinator.delivery().claim(reach));
     let (mut response, written) = coordinator.record_facts(facts, claim.as_ref()).await?;
     if let (Some(claim), Some(written)) = (claim, written) {
         let mut report = Report::default();

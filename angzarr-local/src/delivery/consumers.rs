@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use angzarr_client::process_manager::runtime::process_root;
 use angzarr_proto::{
-    page_header, time, AngzarrDeferredSequence, Any, AnyExt, CascadeError, CascadeErrorMode,
-    CommandBook, Cover, Edition, EventBook, EventPage, Notification, PageHeader,
-    ProcessManagerHandleRequest, ProcessManagerHandleResponse, ProcessManagerPrepareRequest,
-    RejectionNotification, SagaHandleRequest, SyncMode, DEFAULT_EDITION,
+    page_header, time, AngzarrDeferredSequence, CascadeError, CascadeErrorMode, CommandBook, Cover,
+    Edition, EventBook, EventPage, PageHeader, ProcessManagerHandleRequest,
+    ProcessManagerHandleResponse, ProcessManagerPrepareRequest, SagaHandleRequest, SyncMode,
+    DEFAULT_EDITION,
 };
 use prost::Message;
 use tonic::Status;
@@ -495,20 +495,7 @@ impl Coordinator {
         let next = self
             .blocking(move |store| store.next_sequence(&key))
             .await?;
-        let notification = Notification {
-            cover: command.cover.clone(),
-            payload: Some(Any::pack(&RejectionNotification {
-                rejected_command: Some(command.clone()),
-                rejection_reason: status.message().to_owned(),
-            })),
-            sent_at: Some(time::now()),
-            metadata: Default::default(),
-        };
-        let mut payload = Any::pack(&notification);
-        payload.type_url = format!(
-            "{}angzarr.Notification",
-            angzarr_proto::type_url::ANGZARR_PREFIX
-        );
+        let payload = crate::coordinator::rejection_notice(Some(command), status.message());
         let mut page = EventPage::new(next, payload);
         page.created_at = Some(time::now());
         Ok(EventBook {
@@ -689,7 +676,7 @@ struct Decided {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use angzarr_proto::CommandPage;
+    use angzarr_proto::{Any, AnyExt, CommandPage};
 
     #[test]
     fn defer_rewrites_headers_and_fills_the_edition() {

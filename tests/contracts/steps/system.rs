@@ -7,16 +7,18 @@ use angzarr_client::proto::{
 };
 use cucumber::{given, then, when};
 use examples::player::amount;
-use examples::proto::{FundsWithdrawn, PlayerRegistered};
+use examples::proto::FundsWithdrawn;
 
 use super::{deposit, registration, short_type, sync_mode, withdrawal, words};
 use crate::bank::{AuditFlagged, Seen};
-use crate::system::{Components, OldDeposit, System};
+use crate::system::{Components, System};
 use crate::world::Contracts;
 
 // ---- setting up ----
 
-#[given(regex = r"^angzarr-local runs the player aggregate with (.+?)(?: (in process|over gRPC))?$")]
+#[given(
+    regex = r"^angzarr-local runs the player aggregate with (.+?)(?: (in process|over gRPC))?$"
+)]
 async fn system(world: &mut Contracts, named: String, place: String) {
     let mut components = Components::named(&named);
     components.remote = place == "over gRPC";
@@ -44,30 +46,12 @@ fn ledger_releases(world: &mut Contracts) {
 
 #[given(expr = "{string} was registered and given {int} chips by an older version")]
 fn old_history(world: &mut Contracts, name: String, chips: i64) {
-    use angzarr_local::store::{Append, EventStore};
-    let key = angzarr_local::AggregateKey {
-        domain: "player".into(),
-        edition: "angzarr".into(),
-        root: world.root(&name),
-    };
-    let pages = [
-        EventPage::new(0, angzarr_client::proto::Any::pack(&PlayerRegistered::default())),
-        EventPage::new(1, angzarr_client::proto::Any::pack(&OldDeposit { chips })),
-    ];
-    world
-        .system()
-        .store
-        .append(&Append {
-            key: &key,
-            at: 0,
-            pages: &pages,
-            snapshot: None,
-            correlation_id: "",
-            fact_id: None,
-            publish: None,
-            outcome: None,
-        })
-        .expect("the old history is stored");
+    let root = world.root(&name);
+    crate::bank::store_pages(
+        world.system().store.as_ref(),
+        root,
+        &crate::bank::old_history(chips),
+    );
 }
 
 // ---- acting ----
@@ -172,7 +156,9 @@ async fn cashier_pays_out(world: &mut Contracts, name: String, chips: i64) {
         .unwrap_or_else(|error| panic!("the cashier {name} cannot pay out: {error}"));
 }
 
-#[when(expr = "table {string} sends {string} a deposit of {int} chips deferred to its sequence {int}")]
+#[when(
+    expr = "table {string} sends {string} a deposit of {int} chips deferred to its sequence {int}"
+)]
 async fn deferred_deposit(
     world: &mut Contracts,
     table: String,
@@ -326,14 +312,22 @@ async fn ledger_every_book(world: &mut Contracts, name: String, last: u32) {
             }
         }
     }
-    assert_eq!(firsts, (0..=last).collect::<Vec<_>>(), "first arrivals in order");
+    assert_eq!(
+        firsts,
+        (0..=last).collect::<Vec<_>>(),
+        "first arrivals in order"
+    );
 }
 
 // ---- what the command answered ----
 
 #[then("the answer holds no projections")]
 fn no_projections(world: &mut Contracts) {
-    assert!(world.response().projections.is_empty(), "{:?}", world.response().projections);
+    assert!(
+        world.response().projections.is_empty(),
+        "{:?}",
+        world.response().projections
+    );
 }
 
 #[then(regex = r#"^the answer holds the projections of "([^"]+)" at sequences ([0-9, and]+)$"#)]
@@ -346,10 +340,16 @@ fn projections(world: &mut Contracts, projector: String, sequences: String) {
 
 #[then("the answer holds no cascade errors")]
 fn no_cascade_errors(world: &mut Contracts) {
-    assert!(world.response().cascade_errors.is_empty(), "{:?}", world.response().cascade_errors);
+    assert!(
+        world.response().cascade_errors.is_empty(),
+        "{:?}",
+        world.response().cascade_errors
+    );
 }
 
-#[then(expr = "the answer holds {int} cascade error(s), from the {word} {string} for domain {string}")]
+#[then(
+    expr = "the answer holds {int} cascade error(s), from the {word} {string} for domain {string}"
+)]
 fn cascade_errors(world: &mut Contracts, count: usize, kind: String, name: String, domain: String) {
     let errors = &world.response().cascade_errors;
     assert_eq!(errors.len(), count, "{errors:?}");
@@ -371,7 +371,10 @@ fn deferred_answers(world: &mut Contracts, sequence: u32) {
     let page = &first.events.as_ref().expect("events").pages[0];
     assert_eq!(short_type(page), "FundsDeposited");
     assert_eq!(page.sequence(), Some(sequence));
-    assert!(world.deferred.iter().all(|answer| answer.events == first.events));
+    assert!(world
+        .deferred
+        .iter()
+        .all(|answer| answer.events == first.events));
 }
 
 #[then(expr = "the withdrawal left {int} chips")]
@@ -387,14 +390,20 @@ fn withdrawal_left(world: &mut Contracts, chips: i64) {
 async fn history_becomes(world: &mut Contracts, name: String, events: String) {
     world.system().settled().await;
     let pages = super::history(world, "player", &name).await;
-    assert_eq!(pages.iter().map(short_type).collect::<Vec<_>>(), words(&events));
+    assert_eq!(
+        pages.iter().map(short_type).collect::<Vec<_>>(),
+        words(&events)
+    );
 }
 
 #[then(regex = r#"^the cashier history of "([^"]+)" becomes (.+)$"#)]
 async fn cashier_history_becomes(world: &mut Contracts, name: String, events: String) {
     world.system().settled().await;
     let pages = super::history(world, "cashier", &name).await;
-    assert_eq!(pages.iter().map(short_type).collect::<Vec<_>>(), words(&events));
+    assert_eq!(
+        pages.iter().map(short_type).collect::<Vec<_>>(),
+        words(&events)
+    );
 }
 
 #[then(expr = "a revocation of {string} is recorded, its reason naming {string}")]
@@ -420,20 +429,29 @@ async fn workflow(world: &mut Contracts, correlation_id: &str) -> Vec<EventPage>
         .await
         .expect("the workflow reads")
         .into_iter()
-        .filter(|page| page.event().is_some_and(|e| e.type_name().starts_with("audit.")))
+        .filter(|page| {
+            page.event()
+                .is_some_and(|e| e.type_name().starts_with("audit."))
+        })
         .collect()
 }
 
 #[then(regex = r#"^the workflow "([^"]+)" becomes (.+)$"#)]
 async fn workflow_becomes(world: &mut Contracts, correlation_id: String, events: String) {
     let pages = workflow(world, &correlation_id).await;
-    assert_eq!(pages.iter().map(short_type).collect::<Vec<_>>(), words(&events));
+    assert_eq!(
+        pages.iter().map(short_type).collect::<Vec<_>>(),
+        words(&events)
+    );
     let sequences: Vec<u32> = pages.iter().filter_map(EventPage::sequence).collect();
     assert_eq!(sequences, (0..pages.len() as u32).collect::<Vec<_>>());
 }
 
 fn flags(pages: &[EventPage]) -> Vec<AuditFlagged> {
-    pages.iter().filter_map(|page| page.event_as().ok()).collect()
+    pages
+        .iter()
+        .filter_map(|page| page.event_as().ok())
+        .collect()
 }
 
 #[then(expr = "the audit's flag {string} saw the player at sequence {int}")]
