@@ -13,6 +13,7 @@ fn main() -> io::Result<()> {
             "examples/table.proto",
             "examples/orchestration.proto",
             "examples/buy_in.proto",
+            "examples/v1/player.proto",
         ],
         ["proto"],
     )

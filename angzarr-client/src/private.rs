@@ -98,6 +98,30 @@ pub fn decode_event<E: ProtoMessage>(event: &Any) -> Result<E, ComponentError> {
     crate::decode::decode_event::<E>(event)
 }
 
+/// What an `#[applies]` method returns: `()`, or `Result<(), E>` for history
+/// that cannot be applied (the command is then refused with that error).
+#[diagnostic::on_unimplemented(
+    message = "an `#[applies]` method returns `()` or `Result<(), Rejection>`, not `{Self}`",
+    label = "not `()` or a `Result<(), _>`",
+    note = "applying an event mutates the state; return `Err(Rejection::invalid_argument(..))` for an event that cannot be applied"
+)]
+pub trait Applied {
+    /// The outcome as the runtime sees it.
+    fn applied(self) -> Result<(), ComponentError>;
+}
+
+impl Applied for () {
+    fn applied(self) -> Result<(), ComponentError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<ComponentError>> Applied for Result<(), E> {
+    fn applied(self) -> Result<(), ComponentError> {
+        self.map_err(Into::into)
+    }
+}
+
 /// The empty state of a component without a factory.
 #[diagnostic::on_unimplemented(
     message = "state `{Self}` does not implement `Default`",

@@ -57,6 +57,8 @@ pub struct Applier {
     pub event: Type,
     pub method: Ident,
     pub param: MessageParam,
+    /// Where its return type is, when it declares one (`Result<(), _>`).
+    pub output: Option<proc_macro2::Span>,
 }
 
 pub struct Compensator {
@@ -250,6 +252,10 @@ impl Component {
                     event,
                     method: method.sig.ident.clone(),
                     param,
+                    output: match &method.sig.output {
+                        ReturnType::Type(_, ty) => Some(ty.span()),
+                        ReturnType::Default => None,
+                    },
                 }),
                 (Err(error), _) => errors.push(error),
                 _ => {}
@@ -446,7 +452,8 @@ fn returns(role: &str) -> &'static str {
     }
 }
 
-/// Understands `fn name(state: &mut State, event: &E)` (or `event: E`).
+/// Understands `fn name(state: &mut State, event: &E)` (or `event: E`),
+/// returning nothing or a `Result<(), _>` (checked where it is called).
 fn parse_applier(method: &ImplItemFn, errors: &mut Errors) -> Option<MessageParam> {
     let sig = &method.sig;
     let usage = "an `#[applies]` method is `fn name(state: &mut State, event: &Event)`";
@@ -471,13 +478,6 @@ fn parse_applier(method: &ImplItemFn, errors: &mut Errors) -> Option<MessagePara
         errors.push(syn::Error::new_spanned(
             &sig.generics,
             format!("{usage}; it cannot be generic"),
-        ));
-        ok = false;
-    }
-    if let ReturnType::Type(_, ty) = &sig.output {
-        errors.push(syn::Error::new_spanned(
-            ty,
-            format!("{usage}; it returns nothing, it mutates the state"),
         ));
         ok = false;
     }

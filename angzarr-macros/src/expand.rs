@@ -234,10 +234,14 @@ fn state_items(ctx: &Ctx<'_>) -> TokenStream {
         } else {
             quote_spanned!(ty.span()=> decoded)
         };
+        let output_span = applier.output.unwrap_or_else(|| method.span());
+        let call = quote_spanned! {output_span=>
+            #private::Applied::applied(<#self_ty>::#method(state, #arg))?
+        };
         quote! {
             ::core::option::Option::Some(#index) => {
                 let decoded = #decode;
-                <#self_ty>::#method(state, #arg);
+                #call;
                 ::core::result::Result::Ok(true)
             }
         }

@@ -15,15 +15,28 @@
 
 #![warn(missing_docs)]
 
+pub mod buy_in;
+pub mod feed;
 pub mod player;
 pub mod player_router;
+pub mod poker;
+pub mod sagas;
+pub mod seating;
 pub mod server;
+pub mod table;
+pub mod upcaster;
 
 /// Messages of package `examples`: player commands, events and state, and
 /// the poker vocabulary they use.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/examples.rs"));
+
+    /// An older version of the player's events (package `examples.v1`),
+    /// which [`crate::upcaster::PlayerUpcaster`] upgrades.
+    pub mod v1 {
+        include!(concat!(env!("OUT_DIR"), "/examples.v1.rs"));
+    }
 }
 
 /// The encoded `google.protobuf.FileDescriptorSet` of package `examples`,

@@ -10,6 +10,7 @@
 #[path = "../support/bank.rs"]
 mod bank;
 mod domains;
+mod poker;
 mod steps;
 mod system;
 mod world;

@@ -169,6 +169,12 @@ pub struct Contracts {
     /// A whole system (sagas, process manager, projector), for the delivery
     /// contracts.
     pub system: Option<crate::system::System>,
+    /// The poker system, for its contracts.
+    pub poker: Option<crate::poker::Poker>,
+    /// The answer to the last fact sent with a sync mode.
+    pub fact_answer: Option<angzarr_client::proto::FactInjectionResponse>,
+    /// Dealer, small and big blind of each hand played.
+    pub hands: Vec<(i32, i32, i32)>,
     /// Aggregate roots by the names the scenario gives them.
     pub roots: HashMap<String, uuid::Uuid>,
     /// A client the scenario connected itself, as opposed to the environment's.
@@ -214,9 +220,19 @@ pub struct Contracts {
 impl Contracts {
     /// The client of the running coordinator.
     pub fn client(&self) -> &DomainClient {
-        match &self.system {
-            Some(system) => &system.client,
-            None => &self.env().client,
+        match (&self.system, &self.poker) {
+            (Some(system), _) => &system.client,
+            (None, Some(poker)) => &poker.client,
+            (None, None) => &self.env().client,
+        }
+    }
+
+    /// Waits until the running system's consumers have caught up.
+    pub async fn settle(&self) {
+        match (&self.system, &self.poker) {
+            (Some(system), _) => system.settled().await,
+            (None, Some(poker)) => poker.settled().await,
+            (None, None) => panic!("no system is running"),
         }
     }
 

@@ -10,7 +10,7 @@ use angzarr_proto::{Any, AnyExt, RejectionNotification};
 use super::{Aggregate, CommandContext};
 use crate::decode::{decode_command, decode_event, decode_state};
 use crate::event::HandlerOutput;
-use crate::{ComponentError, MessageName, RejectionRoute, Upcaster};
+use crate::{ComponentError, MessageName, Rejection, RejectionRoute, Upcaster};
 
 type CommandFn<S> =
     Box<dyn Fn(&Any, &S, CommandContext<'_>) -> Result<Vec<Any>, ComponentError> + Send + Sync>;
@@ -150,6 +150,33 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
         self.appliers.push(Box::new(move |state, event| {
             applier(state, &decode_event::<E>(event)?);
             Ok(())
+        }));
+        self
+    }
+
+    /// Applies events of type `E` with `applier(state, event)`, which may
+    /// refuse an event it cannot apply (a corrupt stored value): the command
+    /// being decided is then refused with that rejection.
+    ///
+    /// # Panics
+    ///
+    /// If `E` already has an applier.
+    pub fn try_apply<E>(
+        mut self,
+        applier: impl Fn(&mut S, &E) -> Result<(), Rejection> + Send + Sync + 'static,
+    ) -> Self
+    where
+        E: prost::Name + Default + 'static,
+    {
+        let name = MessageName::of::<E>();
+        assert!(
+            !self.events.contains(&name),
+            "{}: event {name} already has an applier",
+            self.name
+        );
+        self.events.push(name);
+        self.appliers.push(Box::new(move |state, event| {
+            Ok(applier(state, &decode_event::<E>(event)?)?)
         }));
         self
     }

@@ -47,19 +47,29 @@ impl Coordinator {
         self.delivery().stop();
     }
 
-    /// Waits until every consumer has processed every book written before
-    /// this call (delivered it, or skipped it as not its own). Needs
-    /// delivery started; waits as long as a consumer keeps failing.
+    /// Waits until delivery has nothing left to do: every consumer has
+    /// processed every book in the outbox (delivered it, or skipped it as
+    /// not its own), including the books those deliveries wrote in turn (a
+    /// saga's command, a process manager's events). Needs delivery started;
+    /// waits as long as a consumer keeps failing, or commands keep coming.
     pub async fn settled(&self) -> Result<(), Status> {
-        let head = self.blocking(|store| store.outbox_head()).await?;
         let consumers: Vec<usize> = self
             .registry()
             .consumers
             .iter()
             .map(|consumer| consumer.index)
             .collect();
-        self.delivery().reached(&consumers, head).await;
-        Ok(())
+        let mut head = self.blocking(|store| store.outbox_head()).await?;
+        loop {
+            self.delivery().reached(&consumers, head).await;
+            // A consumer's position moves past a book only once what the
+            // book caused is written: an unchanged head means quiet.
+            let now = self.blocking(|store| store.outbox_head()).await?;
+            if now == head {
+                return Ok(());
+            }
+            head = now;
+        }
     }
 }
 

@@ -6,6 +6,7 @@ mod compensation;
 mod connection;
 mod decoding;
 mod outcome;
+mod poker;
 mod queries;
 mod setup;
 mod speculative;

@@ -134,12 +134,11 @@ async fn deposit_correlated(
 
 #[when("angzarr-local restarts on the same database")]
 async fn restart(world: &mut Contracts) {
-    world
-        .system
-        .as_mut()
-        .expect("a running system")
-        .restart()
-        .await;
+    match (world.system.as_mut(), world.poker.as_mut()) {
+        (Some(system), _) => system.restart().await,
+        (None, Some(poker)) => poker.restart().await,
+        (None, None) => panic!("no system is running"),
+    }
 }
 
 #[when(expr = "the cashier {string} pays out {int} chips")]
@@ -408,7 +407,7 @@ async fn cashier_history_becomes(world: &mut Contracts, name: String, events: St
 
 #[then(expr = "a revocation of {string} is recorded, its reason naming {string}")]
 async fn revocation_recorded(world: &mut Contracts, name: String, named: String) {
-    world.system().settled().await;
+    world.settle().await;
     let pages = super::history(world, angzarr_local::REVOCATION_DOMAIN, &name).await;
     assert_eq!(pages.len(), 1, "one revocation");
     let revocation: Revocation = pages[0].event_as().expect("a Revocation");
