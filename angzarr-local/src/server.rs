@@ -351,6 +351,50 @@ impl LocalCoordinatorBuilder {
         self.upcaster_logic(domain, remote).first_error()
     }
 
+    /// Registers every component of a topology file, each at the endpoint
+    /// the file gives it (or its transport's convention). Starting the
+    /// programs it names is [`Supervisor`](crate::supervisor::Supervisor)'s
+    /// work.
+    pub fn topology(mut self, topology: &crate::config::Topology) -> Result<Self, LocalError> {
+        for spec in &topology.components {
+            let endpoint =
+                spec.endpoint(&topology.transport)
+                    .map_err(|error| LocalError::Component {
+                        kind: spec.kind,
+                        name: spec.name.clone(),
+                        reason: error.to_string(),
+                    })?;
+            self = match spec.kind {
+                ComponentKind::Aggregate => {
+                    let builder = self.domain_endpoint(&spec.name, &endpoint)?;
+                    if spec.upcaster {
+                        builder.upcaster_endpoint(&spec.name, &endpoint)?
+                    } else {
+                        builder
+                    }
+                }
+                ComponentKind::Saga => {
+                    let [source] = spec.subscriptions.as_slice() else {
+                        return Err(LocalError::Component {
+                            kind: spec.kind,
+                            name: spec.name.clone(),
+                            reason: "a saga listens to one domain".to_owned(),
+                        });
+                    };
+                    self.saga_endpoint(&spec.name, &source.to_string(), &endpoint)?
+                }
+                ComponentKind::ProcessManager => {
+                    self.process_manager_endpoint(&spec.name, &spec.subscriptions, &endpoint)?
+                }
+                ComponentKind::Projector => {
+                    self.projector_endpoint(&spec.name, &spec.subscriptions, &endpoint)?
+                }
+                ComponentKind::Upcaster => self.upcaster_endpoint(&spec.name, &endpoint)?,
+            };
+        }
+        Ok(self)
+    }
+
     /// Upcasts `domain`'s history with a custom [`UpcasterLogic`].
     pub fn upcaster_logic(mut self, domain: &str, logic: impl UpcasterLogic) -> Self {
         if let Err(status) = crate::validate::domain(domain) {

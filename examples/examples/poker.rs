@@ -6,6 +6,7 @@
 //! cargo run -p examples --example poker                  # the scripted session
 //! cargo run -p examples --example poker -- --list        # the components
 //! cargo run -p examples --example poker -- serve table   # one component alone
+//! cargo run -p examples --example poker -- --mermaid     # the system as a diagram
 //! ```
 
 use std::process::ExitCode;
@@ -33,18 +34,25 @@ use examples::table::{hand_root, Table};
 use examples::upcaster::PlayerUpcaster;
 use prost::Name;
 
-type Failure = Box<dyn std::error::Error + Send + Sync>;
+/// Why the example stopped.
+pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
+#[allow(dead_code)]
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("poker: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            eprintln!("poker: {error}");
+            ExitCode::FAILURE
         }
-    };
-    let result: Result<(), Failure> = match args.as_slice() {
+    }
+}
+
+/// The scripted session, or what the arguments ask for.
+pub fn run(args: &[String]) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    match args {
         [] => runtime.block_on(session()),
         [flag] if flag == "--list" => {
             for (name, kind) in COMPONENTS {
@@ -52,18 +60,15 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
+        [flag] if flag == "--mermaid" => {
+            println!("{}", angzarr_client::topology().to_mermaid());
+            Ok(())
+        }
         [command, name] if command == "serve" => {
             angzarr_client::init_tracing();
             runtime.block_on(serve(name)).map_err(Into::into)
         }
-        _ => Err("usage: poker [--list | serve NAME]".into()),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("poker: {error}");
-            ExitCode::FAILURE
-        }
+        _ => Err("usage: poker [--list | --mermaid | serve NAME]".into()),
     }
 }
 
@@ -99,7 +104,11 @@ impl Collected {
         root: uuid::Uuid,
         command: &impl Name,
     ) -> Result<CommandResponse, Failure> {
-        let next = client.query(domain, root).get_event_book().await?.next_sequence;
+        let next = client
+            .query(domain, root)
+            .get_event_book()
+            .await?
+            .next_sequence;
         let response = client
             .command(domain, root)
             .with_command(command)
@@ -107,7 +116,8 @@ impl Collected {
             .with_sync_mode(SyncMode::Cascade)
             .execute()
             .await?;
-        self.projections.extend(response.projections.iter().cloned());
+        self.projections
+            .extend(response.projections.iter().cloned());
         Ok(response)
     }
 
@@ -206,7 +216,14 @@ async fn session() -> Result<(), Failure> {
         let workflow = format!("buy-in-{}", name.to_lowercase());
         let answer = client
             .aggregate()
-            .handle_event(buy_in_request(*player, table, 0, amount, &workflow, SyncMode::Cascade))
+            .handle_event(buy_in_request(
+                *player,
+                table,
+                0,
+                amount,
+                &workflow,
+                SyncMode::Cascade,
+            ))
             .await?;
         seen.fact(answer);
         println!("{name} asked to buy in for {amount} ({workflow})");
@@ -235,7 +252,12 @@ async fn session() -> Result<(), Failure> {
     seen.fact(
         client
             .aggregate()
-            .handle_event(sitting_out(players[2], table, "carol-away", SyncMode::Cascade))
+            .handle_event(sitting_out(
+                players[2],
+                table,
+                "carol-away",
+                SyncMode::Cascade,
+            ))
             .await?,
     );
     println!("Carol was reported sitting out");
@@ -299,7 +321,12 @@ async fn session() -> Result<(), Failure> {
     println!("== the workflow buy-in-dave, across domains, in order ==");
     let books = client
         .queries()
-        .get_events_collected(client.query_domain("player").by_correlation_id("buy-in-dave").build()?)
+        .get_events_collected(
+            client
+                .query_domain("player")
+                .by_correlation_id("buy-in-dave")
+                .build()?,
+        )
         .await?;
     for book in books {
         for page in &book.pages {

@@ -61,12 +61,10 @@ pub async fn serve(name: &str) -> Result<(), String> {
             Server::new().projector(seating)
         }
         "poker-events" => Server::new().projector(PokerEvents),
-        "player-upcaster" => Server::new()
-            .upcaster(PlayerUpcaster)
-            .listen(
-                ListenAddress::from_env(ComponentKind::Upcaster, "player")
-                    .map_err(|error| error.to_string())?,
-            ),
+        "player-upcaster" => Server::new().upcaster(PlayerUpcaster).listen(
+            ListenAddress::from_env(ComponentKind::Upcaster, "player")
+                .map_err(|error| error.to_string())?,
+        ),
         other => {
             return Err(format!(
                 "no component called {other:?}; the components are {}",

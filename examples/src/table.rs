@@ -16,9 +16,8 @@ use angzarr_client::proto::{identity, time};
 
 use crate::player::{chips, out_of_range};
 use crate::proto::{
-    CreateTable, EndHand, HandEnded, HandStarted, JoinTable, LeaveTable, PlayerJoined, PlayerLeft,
-    PlayerSatIn, PlayerSatOut, Seat, SeatSnapshot, StartHand, TableCreated, TableState,
-    ChipsAdded,
+    ChipsAdded, CreateTable, EndHand, HandEnded, HandStarted, JoinTable, LeaveTable, PlayerJoined,
+    PlayerLeft, PlayerSatIn, PlayerSatOut, Seat, SeatSnapshot, StartHand, TableCreated, TableState,
 };
 
 /// The table's status between hands.
@@ -59,7 +58,7 @@ pub fn hand_root(table_id: &str, hand_number: i64) -> Vec<u8> {
 
 /// Decodes lowercase or uppercase hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -234,7 +233,10 @@ impl Table {
             )));
         }
         if cmd.buy_in_amount > state.max_buy_in {
-            return Err(rejected(format!("Buy-in cannot exceed {}", state.max_buy_in)));
+            return Err(rejected(format!(
+                "Buy-in cannot exceed {}",
+                state.max_buy_in
+            )));
         }
         if cmd.preferred_seat > 0 && state.seat_at(cmd.preferred_seat).is_some() {
             return Err(rejected("Seat is occupied"));
@@ -242,7 +244,8 @@ impl Table {
         // Fewer seats than max_players are taken, so one of 0..max_players is
         // free unless seats lie outside that range (only a foreign history
         // can put them there).
-        let position = seat_for(state, cmd.preferred_seat).ok_or_else(|| rejected("Table is full"))?;
+        let position =
+            seat_for(state, cmd.preferred_seat).ok_or_else(|| rejected("Table is full"))?;
         Ok(PlayerJoined {
             player_root: cmd.player_root,
             seat_position: position,
@@ -479,8 +482,16 @@ mod tests {
 
     #[test]
     fn blinds_follow_the_button() {
-        assert_eq!(blinds(&[2, 4], 4), (4, 2), "heads-up: the dealer posts the small blind");
+        assert_eq!(
+            blinds(&[2, 4], 4),
+            (4, 2),
+            "heads-up: the dealer posts the small blind"
+        );
         assert_eq!(blinds(&[0, 2, 4], 0), (2, 4));
-        assert_eq!(blinds(&[0, 2, 4], 9), (2, 4), "a dealer not active counts as index 0");
+        assert_eq!(
+            blinds(&[0, 2, 4], 9),
+            (2, 4),
+            "a dealer not active counts as index 0"
+        );
     }
 }

@@ -15,9 +15,9 @@ use angzarr_client::testing::block_on;
 use angzarr_client::testing::AggregateTest;
 use angzarr_client::{Event, ListenAddress, Server};
 use examples::proto::{
-    ChipsAdded, CreateTable, EndHand, HandEnded, HandRankType, HandRanking, HandStarted,
-    JoinTable, LeaveTable, PlayerJoined, PlayerLeft, PlayerSatIn, PlayerSatOut, PotResult,
-    StartHand, TableCreated, TableState,
+    ChipsAdded, CreateTable, EndHand, HandEnded, HandRankType, HandRanking, HandStarted, JoinTable,
+    LeaveTable, PlayerJoined, PlayerLeft, PlayerSatIn, PlayerSatOut, PotResult, StartHand,
+    TableCreated, TableState,
 };
 use examples::table::{hand_root, Table};
 use prost::Name;
@@ -43,7 +43,11 @@ fn outcome(response: angzarr_client::proto::BusinessResponse) -> Outcome {
             let state = book
                 .snapshot
                 .and_then(|snapshot| snapshot.state)
-                .map(|state| state.unpack::<TableState>().expect("the snapshot is a TableState"))
+                .map(|state| {
+                    state
+                        .unpack::<TableState>()
+                        .expect("the snapshot is a TableState")
+                })
                 .expect("the table keeps snapshots");
             Ok((
                 book.pages
@@ -257,7 +261,11 @@ fn invalid(outcome: Outcome, message: &str) {
 #[track_caller]
 fn accepted<E: Name + Default>(outcome: Outcome) -> (E, TableState) {
     let (events, state) = outcome.unwrap_or_else(|refusal| panic!("refused: {refusal:?}"));
-    assert_eq!(events.len(), 1, "each accepted command emits exactly one event");
+    assert_eq!(
+        events.len(),
+        1,
+        "each accepted command emits exactly one event"
+    );
     (
         events[0].unpack::<E>().expect("the expected event type"),
         state,
@@ -281,12 +289,30 @@ fn positions(state: &TableState) -> Vec<(i32, u8, i64)> {
 // ---- the rules ----
 
 async fn create_checks_in_order(r: &impl Runner) {
-    refused(r.run(vec![table()], create("", 0, 0, 0)).await, "Table already exists");
-    refused(r.run(vec![], create("", 5, 10, 4)).await, "table_name is required");
-    refused(r.run(vec![], create("T", 0, 10, 4)).await, "small_blind must be positive");
-    refused(r.run(vec![], create("T", -1, 10, 4)).await, "small_blind must be positive");
-    refused(r.run(vec![], create("T", 5, 0, 4)).await, "big_blind must be positive");
-    refused(r.run(vec![], create("T", 5, 4, 4)).await, "big_blind must be >= small_blind");
+    refused(
+        r.run(vec![table()], create("", 0, 0, 0)).await,
+        "Table already exists",
+    );
+    refused(
+        r.run(vec![], create("", 5, 10, 4)).await,
+        "table_name is required",
+    );
+    refused(
+        r.run(vec![], create("T", 0, 10, 4)).await,
+        "small_blind must be positive",
+    );
+    refused(
+        r.run(vec![], create("T", -1, 10, 4)).await,
+        "small_blind must be positive",
+    );
+    refused(
+        r.run(vec![], create("T", 5, 0, 4)).await,
+        "big_blind must be positive",
+    );
+    refused(
+        r.run(vec![], create("T", 5, 4, 4)).await,
+        "big_blind must be >= small_blind",
+    );
     for players in [0, 1, 11] {
         refused(
             r.run(vec![], create("T", 5, 10, players)).await,
@@ -298,12 +324,22 @@ async fn create_checks_in_order(r: &impl Runner) {
 async fn create_fills_defaults_and_keeps_given_values(r: &impl Runner) {
     let (event, state) = accepted::<TableCreated>(r.run(vec![], create("Main", 5, 10, 2)).await);
     assert_eq!(
-        (event.min_buy_in, event.max_buy_in, event.action_timeout_seconds),
+        (
+            event.min_buy_in,
+            event.max_buy_in,
+            event.action_timeout_seconds
+        ),
         (200, 1000, 30),
         "defaults: 20 and 100 big blinds, 30 s"
     );
     assert_eq!(
-        (event.table_name.as_str(), event.game_variant, event.small_blind, event.big_blind, event.max_players),
+        (
+            event.table_name.as_str(),
+            event.game_variant,
+            event.small_blind,
+            event.big_blind,
+            event.max_players
+        ),
         ("Main", 1, 5, 10, 2)
     );
     assert!(event.created_at.is_some());
@@ -317,7 +353,11 @@ async fn create_fills_defaults_and_keeps_given_values(r: &impl Runner) {
     };
     let (event, _) = accepted::<TableCreated>(r.run(vec![], given).await);
     assert_eq!(
-        (event.min_buy_in, event.max_buy_in, event.action_timeout_seconds),
+        (
+            event.min_buy_in,
+            event.max_buy_in,
+            event.action_timeout_seconds
+        ),
         (-3, -7, 5),
         "negative values are kept; nothing checks min <= max"
     );
@@ -349,7 +389,8 @@ async fn join_requires_a_player_and_one_seat_each(r: &impl Runner) {
     };
     refused(r.run(vec![table()], empty).await, "player_root is required");
     refused(
-        r.run(vec![table(), joined(1, 0, 500)], join(1, 2, 500)).await,
+        r.run(vec![table(), joined(1, 0, 500)], join(1, 2, 500))
+            .await,
         "Player already seated at table",
     );
 }
@@ -363,38 +404,69 @@ async fn join_refuses_a_full_table_counting_sitting_out_seats(r: &impl Runner) {
     }));
     refused(r.run(given.clone(), join(3, 0, 500)).await, "Table is full");
     // Order: a duplicate before full; full before a bad buy-in.
-    refused(r.run(given.clone(), join(1, 0, 500)).await, "Player already seated at table");
+    refused(
+        r.run(given.clone(), join(1, 0, 500)).await,
+        "Player already seated at table",
+    );
     refused(r.run(given, join(3, 0, 5)).await, "Table is full");
 }
 
 async fn join_checks_the_buy_in_limits(r: &impl Runner) {
-    refused(r.run(vec![table()], join(1, 0, 199)).await, "Buy-in must be at least 200");
-    refused(r.run(vec![table()], join(1, 0, 1001)).await, "Buy-in cannot exceed 1000");
+    refused(
+        r.run(vec![table()], join(1, 0, 199)).await,
+        "Buy-in must be at least 200",
+    );
+    refused(
+        r.run(vec![table()], join(1, 0, 1001)).await,
+        "Buy-in cannot exceed 1000",
+    );
     let odd = vec![created(4, -3, -7)];
-    refused(r.run(odd.clone(), join(1, 0, -5)).await, "Buy-in must be at least -3");
+    refused(
+        r.run(odd.clone(), join(1, 0, -5)).await,
+        "Buy-in must be at least -3",
+    );
     refused(r.run(odd, join(1, 0, -2)).await, "Buy-in cannot exceed -7");
 }
 
 async fn join_refuses_an_occupied_preferred_seat(r: &impl Runner) {
     refused(
-        r.run(vec![table(), joined(1, 2, 500)], join(2, 2, 500)).await,
+        r.run(vec![table(), joined(1, 2, 500)], join(2, 2, 500))
+            .await,
         "Seat is occupied",
     );
 }
 
 async fn join_picks_the_seat(r: &impl Runner) {
     let (event, state) = accepted::<PlayerJoined>(r.run(vec![table()], join(1, 3, 500)).await);
-    assert_eq!(event.seat_position, 3, "a free preferred seat inside the table");
+    assert_eq!(
+        event.seat_position, 3,
+        "a free preferred seat inside the table"
+    );
     assert_eq!((event.buy_in_amount, event.stack), (500, 500));
     assert_eq!(event.player_root, root(1));
     assert!(event.joined_at.is_some());
     assert_eq!(positions(&state), [(3, 1, 500)]);
     let (event, _) = accepted::<PlayerJoined>(r.run(vec![table()], join(1, 4, 500)).await);
-    assert_eq!(event.seat_position, 0, "preferred 4 at a 4-player table: the lowest free");
-    let (event, _) = accepted::<PlayerJoined>(r.run(vec![table(), joined(1, 0, 500)], join(2, 0, 500)).await);
-    assert_eq!(event.seat_position, 1, "preferred 0 while 0 is taken: the lowest free");
-    let (event, _) = accepted::<PlayerJoined>(r.run(vec![table(), joined(1, 0, 500)], join(2, -2, 500)).await);
-    assert_eq!(event.seat_position, 1, "a negative preference: the lowest free");
+    assert_eq!(
+        event.seat_position, 0,
+        "preferred 4 at a 4-player table: the lowest free"
+    );
+    let (event, _) = accepted::<PlayerJoined>(
+        r.run(vec![table(), joined(1, 0, 500)], join(2, 0, 500))
+            .await,
+    );
+    assert_eq!(
+        event.seat_position, 1,
+        "preferred 0 while 0 is taken: the lowest free"
+    );
+    let (event, _) = accepted::<PlayerJoined>(
+        r.run(vec![table(), joined(1, 0, 500)], join(2, -2, 500))
+            .await,
+    );
+    assert_eq!(
+        event.seat_position, 1,
+        "a negative preference: the lowest free"
+    );
 }
 
 async fn join_is_allowed_during_a_hand(r: &impl Runner) {
@@ -406,12 +478,24 @@ async fn join_is_allowed_during_a_hand(r: &impl Runner) {
 async fn leave_checks_in_order(r: &impl Runner) {
     refused(r.run(vec![], leave(1)).await, "Table does not exist");
     refused(
-        r.run(vec![table()], LeaveTable { player_root: Vec::new() }).await,
+        r.run(
+            vec![table()],
+            LeaveTable {
+                player_root: Vec::new(),
+            },
+        )
+        .await,
         "player_root is required",
     );
-    refused(r.run(vec![table()], leave(1)).await, "Player is not seated at table");
+    refused(
+        r.run(vec![table()], leave(1)).await,
+        "Player is not seated at table",
+    );
     let in_hand = vec![table(), joined(1, 0, 500), joined(2, 1, 500), started(1, 1)];
-    refused(r.run(in_hand.clone(), leave(1)).await, "Cannot leave table during a hand");
+    refused(
+        r.run(in_hand.clone(), leave(1)).await,
+        "Cannot leave table during a hand",
+    );
     refused(
         r.run(in_hand, leave(3)).await,
         "Player is not seated at table",
@@ -420,10 +504,18 @@ async fn leave_checks_in_order(r: &impl Runner) {
 
 async fn leave_cashes_out_the_stack(r: &impl Runner) {
     let (event, state) = accepted::<PlayerLeft>(
-        r.run(vec![table(), joined(1, 0, 500), joined(2, 3, 700)], leave(2)).await,
+        r.run(
+            vec![table(), joined(1, 0, 500), joined(2, 3, 700)],
+            leave(2),
+        )
+        .await,
     );
     assert_eq!(
-        (event.player_root, event.seat_position, event.chips_cashed_out),
+        (
+            event.player_root,
+            event.seat_position,
+            event.chips_cashed_out
+        ),
         (root(2), 3, 700)
     );
     assert!(event.left_at.is_some());
@@ -433,7 +525,10 @@ async fn leave_cashes_out_the_stack(r: &impl Runner) {
 async fn start_checks_in_order(r: &impl Runner) {
     refused(r.run(vec![], StartHand {}).await, "Table does not exist");
     let playing = vec![table(), joined(1, 0, 500), joined(2, 1, 500), started(1, 1)];
-    refused(r.run(playing, StartHand {}).await, "Hand already in progress");
+    refused(
+        r.run(playing, StartHand {}).await,
+        "Hand already in progress",
+    );
     refused(
         r.run(vec![table(), joined(1, 0, 500)], StartHand {}).await,
         "Not enough players to start hand",
@@ -447,17 +542,35 @@ async fn start_checks_in_order(r: &impl Runner) {
             sat_out_at: None,
         }),
     ];
-    refused(r.run(one_sitting_out, StartHand {}).await, "Not enough players to start hand");
+    refused(
+        r.run(one_sitting_out, StartHand {}).await,
+        "Not enough players to start hand",
+    );
 }
 
 async fn start_deals_the_first_hand(r: &impl Runner) {
     let (event, state) = accepted::<HandStarted>(
-        r.run(vec![table(), joined(1, 0, 500), joined(2, 2, 300), joined(3, 3, 400)], StartHand {}).await,
+        r.run(
+            vec![
+                table(),
+                joined(1, 0, 500),
+                joined(2, 2, 300),
+                joined(3, 3, 400),
+            ],
+            StartHand {},
+        )
+        .await,
     );
     assert_eq!(event.hand_number, 1);
     assert_eq!(event.hand_root, hand_root("table_Main", 1));
-    assert_eq!(event.dealer_position, 2, "the first dealer is the second-lowest seat");
-    assert_eq!((event.small_blind_position, event.big_blind_position), (3, 0));
+    assert_eq!(
+        event.dealer_position, 2,
+        "the first dealer is the second-lowest seat"
+    );
+    assert_eq!(
+        (event.small_blind_position, event.big_blind_position),
+        (3, 0)
+    );
     assert_eq!(
         event
             .active_players
@@ -466,9 +579,19 @@ async fn start_deals_the_first_hand(r: &impl Runner) {
             .collect::<Vec<_>>(),
         [(0, 1, 500), (2, 2, 300), (3, 3, 400)]
     );
-    assert_eq!((event.game_variant, event.small_blind, event.big_blind), (1, 5, 10));
+    assert_eq!(
+        (event.game_variant, event.small_blind, event.big_blind),
+        (1, 5, 10)
+    );
     assert!(event.started_at.is_some());
-    assert_eq!((state.status.as_str(), state.hand_count, state.dealer_position), ("in_hand", 1, 2));
+    assert_eq!(
+        (
+            state.status.as_str(),
+            state.hand_count,
+            state.dealer_position
+        ),
+        ("in_hand", 1, 2)
+    );
     assert_eq!(state.current_hand_root, hand_root("table_Main", 1));
 }
 
@@ -492,14 +615,23 @@ async fn the_button_and_blinds_move_as_the_reference_moves_them(r: &impl Runner)
             history.push(joined(3, 0, 500));
         }
         let (event, _) = accepted::<HandStarted>(r.run(history.clone(), StartHand {}).await);
-        seen.push((event.dealer_position, event.small_blind_position, event.big_blind_position));
+        seen.push((
+            event.dealer_position,
+            event.small_blind_position,
+            event.big_blind_position,
+        ));
         history.extend(played(number, event.dealer_position));
     }
     assert_eq!(seen, [(4, 4, 2), (0, 2, 4), (2, 4, 0), (4, 0, 2)]);
 }
 
 async fn a_dealer_who_left_passes_the_button_to_the_second_lowest_seat(r: &impl Runner) {
-    let mut history = vec![table(), joined(1, 0, 500), joined(2, 4, 500), joined(3, 5, 500)];
+    let mut history = vec![
+        table(),
+        joined(1, 0, 500),
+        joined(2, 4, 500),
+        joined(3, 5, 500),
+    ];
     history.extend(played(1, 4));
     history.push(pack(&PlayerLeft {
         player_root: root(2),
@@ -525,7 +657,10 @@ async fn a_sitting_out_dealer_starts_the_blinds_from_the_first_active_seat(r: &i
         }),
     ];
     let (event, _) = accepted::<HandStarted>(r.run(history, StartHand {}).await);
-    assert_eq!(event.dealer_position, 1, "a sitting-out seat can be the dealer");
+    assert_eq!(
+        event.dealer_position, 1,
+        "a sitting-out seat can be the dealer"
+    );
     assert_eq!(
         (event.small_blind_position, event.big_blind_position),
         (2, 3),
@@ -536,14 +671,22 @@ async fn a_sitting_out_dealer_starts_the_blinds_from_the_first_active_seat(r: &i
 
 async fn end_checks_in_order(r: &impl Runner) {
     refused(r.run(vec![], end(1, vec![])).await, "Table does not exist");
-    refused(r.run(vec![table()], end(1, vec![])).await, "No hand in progress");
+    refused(
+        r.run(vec![table()], end(1, vec![])).await,
+        "No hand in progress",
+    );
     let playing = vec![table(), joined(1, 0, 500), joined(2, 1, 500), started(1, 1)];
     refused(r.run(playing, end(2, vec![])).await, "Hand root mismatch");
 }
 
 async fn end_pays_the_pots(r: &impl Runner) {
     let playing = vec![table(), joined(1, 0, 500), joined(2, 1, 500), started(1, 1)];
-    let results = vec![pot(&root(1), 30), pot(&root(9), 5), pot(&root(1), 20), pot(&root(2), 0)];
+    let results = vec![
+        pot(&root(1), 30),
+        pot(&root(9), 5),
+        pot(&root(1), 20),
+        pot(&root(2), 0),
+    ];
     let (event, state) = accepted::<HandEnded>(r.run(playing, end(1, results.clone())).await);
     assert_eq!(event.hand_root, hand_root("table_Main", 1));
     assert_eq!(event.results, results, "an exact copy of the results");
@@ -559,14 +702,25 @@ async fn end_pays_the_pots(r: &impl Runner) {
         "summed per winner, keyed by the root's lowercase hex"
     );
     assert!(event.ended_at.is_some());
-    assert_eq!(positions(&state), [(0, 1, 550), (1, 2, 500)], "losers are never debited");
-    assert_eq!((state.status.as_str(), state.current_hand_root.len()), ("waiting", 0));
+    assert_eq!(
+        positions(&state),
+        [(0, 1, 550), (1, 2, 500)],
+        "losers are never debited"
+    );
+    assert_eq!(
+        (state.status.as_str(), state.current_hand_root.len()),
+        ("waiting", 0)
+    );
 }
 
 async fn end_refuses_stacks_that_do_not_fit(r: &impl Runner) {
     let playing = vec![table(), joined(1, 0, 500), joined(2, 1, 500), started(1, 1)];
     invalid(
-        r.run(playing.clone(), end(1, vec![pot(&root(1), i64::MAX), pot(&root(1), 1)])).await,
+        r.run(
+            playing.clone(),
+            end(1, vec![pot(&root(1), i64::MAX), pot(&root(1), 1)]),
+        )
+        .await,
         "Value out of range: 1",
     );
     invalid(
@@ -621,7 +775,10 @@ async fn events_fold_into_state_as_the_reference_folds_them(r: &impl Runner) {
         "a join overwrites the seat, upper-case hex keys match, unknown keys, events and a \
          stray PlayerLeft are ignored, a second TableCreated keeps the seats"
     );
-    assert_eq!((state.max_players, state.min_buy_in, state.hand_count), (6, 100, 1));
+    assert_eq!(
+        (state.max_players, state.min_buy_in, state.hand_count),
+        (6, 100, 1)
+    );
 }
 
 async fn a_stack_change_key_that_is_not_hex_refuses_the_command(r: &impl Runner) {
@@ -641,11 +798,17 @@ async fn a_stack_change_key_that_is_not_hex_refuses_the_command(r: &impl Runner)
     ];
     let (code, message) = r.run(history, StartHand {}).await.expect_err("refused");
     assert_eq!(code, Code::InvalidArgument);
-    assert!(message.contains("not hex") && message.contains("not-hex"), "{message}");
+    assert!(
+        message.contains("not hex") && message.contains("not-hex"),
+        "{message}"
+    );
 }
 
 async fn other_packages_commands_are_not_the_tables(r: &impl Runner) {
-    let (code, message) = r.run(vec![], Cover::default()).await.expect_err("not a table command");
+    let (code, message) = r
+        .run(vec![], Cover::default())
+        .await
+        .expect_err("not a table command");
     assert_eq!(code, Code::InvalidArgument, "{message}");
 }
 

@@ -8,9 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use angzarr_client::{DomainClient, ListenAddress, Server};
-use angzarr_local::{
-    Coordinator, DeliveryOptions, LocalCoordinator, SqliteStore, Subscription,
-};
+use angzarr_local::{Coordinator, DeliveryOptions, LocalCoordinator, SqliteStore, Subscription};
 use examples::buy_in::BuyIn;
 use examples::feed::PokerEvents;
 use examples::player::Player;

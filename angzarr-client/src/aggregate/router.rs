@@ -158,6 +158,27 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
     /// refuse an event it cannot apply (a corrupt stored value): the command
     /// being decided is then refused with that rejection.
     ///
+    /// ```
+    /// use angzarr_client::prelude::*;
+    /// use angzarr_client::proto::{Cover, Edition};
+    ///
+    /// let names = CommandRouter::new("names", Vec::<String>::new)
+    ///     .on(|_: Cover, _: &Vec<String>| Edition::default())
+    ///     .try_apply(|names: &mut Vec<String>, event: &Edition| {
+    ///         if event.name.contains(' ') {
+    ///             return Err(Rejection::invalid_argument(format!("cannot apply: {:?}", event.name)));
+    ///         }
+    ///         names.push(event.name.clone());
+    ///         Ok(())
+    ///     });
+    /// AggregateTest::new(names)
+    ///     .given(Edition { name: "not a name".into(), ..Default::default() })
+    ///     .when(Cover::default())
+    ///     .then_error(tonic::Code::InvalidArgument, |error| {
+    ///         assert!(error.to_string().contains("cannot apply: \"not a name\""), "{error}")
+    ///     });
+    /// ```
+    ///
     /// # Panics
     ///
     /// If `E` already has an applier.

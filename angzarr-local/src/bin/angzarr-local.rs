@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use angzarr_client::{init_tracing, ComponentKind, ListenAddress};
+use angzarr_client::{init_tracing, ListenAddress};
 use angzarr_local::config::{self, Storage, Topology, Transport};
 use angzarr_local::supervisor::{Supervisor, SupervisorOptions};
 use angzarr_local::{
@@ -149,35 +149,7 @@ fn register(
 ) -> Result<LocalCoordinatorBuilder, String> {
     let e = |error: angzarr_local::LocalError| error.to_string();
     if let Some(topology) = topology {
-        for spec in &topology.components {
-            let endpoint = spec
-                .endpoint(&topology.transport)
-                .map_err(|e| e.to_string())?;
-            builder = match spec.kind {
-                ComponentKind::Aggregate => {
-                    let builder = builder.domain_endpoint(&spec.name, &endpoint).map_err(e)?;
-                    if spec.upcaster {
-                        builder
-                            .upcaster_endpoint(&spec.name, &endpoint)
-                            .map_err(e)?
-                    } else {
-                        builder
-                    }
-                }
-                ComponentKind::Saga => builder
-                    .saga_endpoint(&spec.name, &spec.subscriptions[0].to_string(), &endpoint)
-                    .map_err(e)?,
-                ComponentKind::ProcessManager => builder
-                    .process_manager_endpoint(&spec.name, &spec.subscriptions, &endpoint)
-                    .map_err(e)?,
-                ComponentKind::Projector => builder
-                    .projector_endpoint(&spec.name, &spec.subscriptions, &endpoint)
-                    .map_err(e)?,
-                ComponentKind::Upcaster => builder
-                    .upcaster_endpoint(&spec.name, &endpoint)
-                    .map_err(e)?,
-            };
-        }
+        builder = builder.topology(topology).map_err(e)?;
     }
     for text in &args.domains {
         let (domain, endpoint) =

@@ -73,9 +73,25 @@ fn succeeded(world: &Contracts, what: &str) {
 
 #[given(expr = "player {string} is funded with {int} chips")]
 async fn funded(world: &mut Contracts, name: String, chips: i64) {
-    send(world, "player", &name, &registration(&name), SyncMode::Async, None).await;
+    send(
+        world,
+        "player",
+        &name,
+        &registration(&name),
+        SyncMode::Async,
+        None,
+    )
+    .await;
     succeeded(world, "the registration");
-    send(world, "player", &name, &deposit(chips), SyncMode::Async, None).await;
+    send(
+        world,
+        "player",
+        &name,
+        &deposit(chips),
+        SyncMode::Async,
+        None,
+    )
+    .await;
     succeeded(world, "the deposit");
 }
 
@@ -103,12 +119,19 @@ async fn open_table(world: &mut Contracts, name: String, seats: i32, min: i64, m
 
 #[when(regex = r#"^I open table "([^"]*)" with blinds (-?\d+)/(-?\d+) for (-?\d+) players$"#)]
 async fn create(world: &mut Contracts, name: String, small: i64, big: i64, seats: i32) {
-    let key = if name.is_empty() { "unnamed" } else { name.as_str() }.to_owned();
+    let key = if name.is_empty() {
+        "unnamed"
+    } else {
+        name.as_str()
+    }
+    .to_owned();
     let create = table(&name, small, big, seats, 0, 0);
     send(world, "table", &key, &create, SyncMode::Async, None).await;
 }
 
-#[when(expr = "I open table {string} with blinds {int}\\/{int} for {int} players and buy-ins {int} to {int}")]
+#[when(
+    expr = "I open table {string} with blinds {int}\\/{int} for {int} players and buy-ins {int} to {int}"
+)]
 async fn create_with_buy_ins(
     world: &mut Contracts,
     name: String,
@@ -171,11 +194,24 @@ async fn leaves(world: &mut Contracts, player: String, table: String) {
 }
 
 #[when(expr = "{string} leaves {string} with correlation id {string}")]
-async fn leaves_correlated(world: &mut Contracts, player: String, table: String, correlation: String) {
+async fn leaves_correlated(
+    world: &mut Contracts,
+    player: String,
+    table: String,
+    correlation: String,
+) {
     let leave = LeaveTable {
         player_root: world.root(&player).as_bytes().to_vec(),
     };
-    send(world, "table", &table, &leave, SyncMode::Async, Some(&correlation)).await;
+    send(
+        world,
+        "table",
+        &table,
+        &leave,
+        SyncMode::Async,
+        Some(&correlation),
+    )
+    .await;
     succeeded(world, "leaving");
 }
 
@@ -230,7 +266,9 @@ async fn hand_ends_wrong(world: &mut Contracts, table: String) {
     send(world, "table", &table, &end, SyncMode::Async, None).await;
 }
 
-#[when(expr = "hand after hand is played at {string}, {string} sitting down in seat {int} after the first")]
+#[when(
+    expr = "hand after hand is played at {string}, {string} sitting down in seat {int} after the first"
+)]
 async fn hands(world: &mut Contracts, table: String, late: String, seat: i32) {
     for number in 1..=4 {
         if number == 2 {
@@ -267,7 +305,11 @@ fn the_event<E: Name + Default>(world: &Contracts) -> E {
 fn table_created(world: &mut Contracts, min: i64, max: i64, timeout: i32) {
     let created: TableCreated = the_event(world);
     assert_eq!(
-        (created.min_buy_in, created.max_buy_in, created.action_timeout_seconds),
+        (
+            created.min_buy_in,
+            created.max_buy_in,
+            created.action_timeout_seconds
+        ),
         (min, max, timeout)
     );
 }
@@ -275,7 +317,10 @@ fn table_created(world: &mut Contracts, min: i64, max: i64, timeout: i32) {
 #[then(expr = "the table event is PlayerJoined in seat {int} with {int} chips")]
 fn player_joined(world: &mut Contracts, seat: i32, chips: i64) {
     let joined: PlayerJoined = the_event(world);
-    assert_eq!((joined.seat_position, joined.buy_in_amount, joined.stack), (seat, chips, chips));
+    assert_eq!(
+        (joined.seat_position, joined.buy_in_amount, joined.stack),
+        (seat, chips, chips)
+    );
 }
 
 #[then(expr = "the table event is PlayerLeft from seat {int} cashing out {int} chips")]
@@ -284,7 +329,9 @@ fn player_left(world: &mut Contracts, seat: i32, chips: i64) {
     assert_eq!((left.seat_position, left.chips_cashed_out), (seat, chips));
 }
 
-#[then(expr = "hand {int} starts with the dealer in seat {int} and the blinds in seats {int} and {int}")]
+#[then(
+    expr = "hand {int} starts with the dealer in seat {int} and the blinds in seats {int} and {int}"
+)]
 fn hand_started(world: &mut Contracts, number: i64, dealer: i32, small: i32, big: i32) {
     let started: HandStarted = the_event(world);
     assert_eq!(
@@ -311,7 +358,10 @@ fn dealers_and_blinds(world: &mut Contracts, list: String) {
         .replace(" and ", ", ")
         .split(", ")
         .map(|triple| {
-            let parts: Vec<i32> = triple.split('/').map(|n| n.parse().expect("a seat")).collect();
+            let parts: Vec<i32> = triple
+                .split('/')
+                .map(|n| n.parse().expect("a seat"))
+                .collect();
             (parts[0], parts[1], parts[2])
         })
         .collect();
@@ -342,8 +392,21 @@ async fn seats_taken(world: &mut Contracts, table: String, count: usize) {
 // ---- the buy-in workflow ----
 
 #[when(expr = "{string} asks to buy in at {string} for {int} chips as {string}")]
-async fn asks_to_buy_in(world: &mut Contracts, player: String, table: String, chips: i64, workflow: String) {
-    let request = buy_in_request(world.root(&player), world.root(&table), 0, chips, &workflow, SyncMode::Async);
+async fn asks_to_buy_in(
+    world: &mut Contracts,
+    player: String,
+    table: String,
+    chips: i64,
+    workflow: String,
+) {
+    let request = buy_in_request(
+        world.root(&player),
+        world.root(&table),
+        0,
+        chips,
+        &workflow,
+        SyncMode::Async,
+    );
     let answer = world.client().aggregate().handle_event(request).await;
     world.record(answer);
 }
@@ -356,12 +419,21 @@ async fn asks_to_buy_in_cascading(
     chips: i64,
     workflow: String,
 ) {
-    let request = buy_in_request(world.root(&player), world.root(&table), 0, chips, &workflow, SyncMode::Cascade);
+    let request = buy_in_request(
+        world.root(&player),
+        world.root(&table),
+        0,
+        chips,
+        &workflow,
+        SyncMode::Cascade,
+    );
     let answer = world.client().aggregate().handle_event(request).await;
     world.fact_answer = world.record(answer);
 }
 
-#[when(expr = "{string} asks to buy in at {string} for {int} chips as {string} in workflow {string}")]
+#[when(
+    expr = "{string} asks to buy in at {string} for {int} chips as {string} in workflow {string}"
+)]
 async fn asks_again(
     world: &mut Contracts,
     player: String,
@@ -390,22 +462,43 @@ async fn asks_again(
 }
 
 async fn bought_in(world: &mut Contracts, player: &str, table: &str, chips: i64, workflow: &str) {
-    let request = buy_in_request(world.root(player), world.root(table), 0, chips, workflow, SyncMode::Cascade);
+    let request = buy_in_request(
+        world.root(player),
+        world.root(table),
+        0,
+        chips,
+        workflow,
+        SyncMode::Cascade,
+    );
     let answer = world.client().aggregate().handle_event(request).await;
     world.record(answer);
     succeeded(world, "the buy-in");
     let last = workflow_events(world, workflow).await.pop();
-    assert_eq!(last.as_deref(), Some("BuyInCompleted"), "{player}'s buy-in completed");
+    assert_eq!(
+        last.as_deref(),
+        Some("BuyInCompleted"),
+        "{player}'s buy-in completed"
+    );
 }
 
 #[given(expr = "{string} has bought in at {string} for {int} chips")]
 async fn has_bought_in(world: &mut Contracts, player: String, table: String, chips: i64) {
-    let workflow = format!("buy-in-{}-{}", player.to_lowercase(), uuid::Uuid::new_v4().simple());
+    let workflow = format!(
+        "buy-in-{}-{}",
+        player.to_lowercase(),
+        uuid::Uuid::new_v4().simple()
+    );
     bought_in(world, &player, &table, chips, &workflow).await;
 }
 
 #[given(expr = "{string} has bought in at {string} for {int} chips as {string}")]
-async fn has_bought_in_as(world: &mut Contracts, player: String, table: String, chips: i64, workflow: String) {
+async fn has_bought_in_as(
+    world: &mut Contracts,
+    player: String,
+    table: String,
+    chips: i64,
+    workflow: String,
+) {
     bought_in(world, &player, &table, chips, &workflow).await;
 }
 
@@ -427,7 +520,9 @@ async fn workflow_pages(world: &mut Contracts, workflow: &str) -> Vec<(String, E
         .into_iter()
         .flat_map(|book| {
             let domain = book.domain().to_owned();
-            book.pages.into_iter().map(move |page| (domain.clone(), page))
+            book.pages
+                .into_iter()
+                .map(move |page| (domain.clone(), page))
         })
         .collect()
 }
@@ -445,7 +540,11 @@ async fn workflow_events(world: &mut Contracts, workflow: &str) -> Vec<String> {
 #[then(expr = "the workflow {string} ends BuyInCompleted")]
 async fn workflow_completed(world: &mut Contracts, workflow: String) {
     let events = workflow_events(world, &workflow).await;
-    assert_eq!(events.last().map(String::as_str), Some("BuyInCompleted"), "{events:?}");
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("BuyInCompleted"),
+        "{events:?}"
+    );
 }
 
 #[then(expr = "the workflow {string} ends BuyInFailed with {word} {string}")]
@@ -453,8 +552,8 @@ async fn workflow_failed(world: &mut Contracts, workflow: String, code: String, 
     let pages = workflow_pages(world, &workflow).await;
     let failed: BuyInFailed = pages
         .iter()
-        .filter(|(domain, _)| domain == "buy-in")
-        .last()
+        .rev()
+        .find(|(domain, _)| domain == "buy-in")
         .expect("the workflow has events")
         .1
         .event_as()
@@ -473,7 +572,9 @@ async fn workflow_reads(world: &mut Contracts, workflow: String, events: String)
     assert_eq!(found, words(&events));
 }
 
-#[then(regex = r#"^(?:once delivery settles, )?"([^"]+)" has (\d+) chips reserved and (\d+) available$"#)]
+#[then(
+    regex = r#"^(?:once delivery settles, )?"([^"]+)" has (\d+) chips reserved and (\d+) available$"#
+)]
 async fn reservation(world: &mut Contracts, player: String, reserved: i64, available: i64) {
     poker_of(world).settled().await;
     let pages = super::history(world, "player", &player).await;
@@ -481,7 +582,8 @@ async fn reservation(world: &mut Contracts, player: String, reserved: i64, avail
         pages,
         ..Default::default()
     };
-    let (state, _): (PlayerState, u32) = rebuild(&Player, Some(&book)).expect("the player rebuilds");
+    let (state, _): (PlayerState, u32) =
+        rebuild(&Player, Some(&book)).expect("the player rebuilds");
     assert_eq!(
         (state.reserved(), state.available().expect("in range")),
         (reserved, available)
@@ -497,14 +599,22 @@ async fn release_correlated(world: &mut Contracts, player: String, correlation: 
             .iter()
             .any(|(domain, page)| domain == "player" && short_type(page) == "FundsReleased"),
         "{root}: {:?}",
-        pages.iter().map(|(d, p)| (d.clone(), short_type(p))).collect::<Vec<_>>()
+        pages
+            .iter()
+            .map(|(d, p)| (d.clone(), short_type(p)))
+            .collect::<Vec<_>>()
     );
 }
 
 #[when(expr = "{string} is reported sitting out at {string}")]
 async fn reported_sitting_out(world: &mut Contracts, player: String, table: String) {
     let correlation = format!("sit-out-{}", player.to_lowercase());
-    let fact = sitting_out(world.root(&player), world.root(&table), &correlation, SyncMode::Async);
+    let fact = sitting_out(
+        world.root(&player),
+        world.root(&table),
+        &correlation,
+        SyncMode::Async,
+    );
     let answer = world.client().aggregate().handle_event(fact).await;
     world.record(answer);
     succeeded(world, "the report");
@@ -532,7 +642,10 @@ fn projections_of(world: &mut Contracts, first: String, second: String) {
         .iter()
         .map(|p| p.projector.as_str())
         .collect();
-    assert!(names.contains(&first.as_str()) && names.contains(&second.as_str()), "{names:?}");
+    assert!(
+        names.contains(&first.as_str()) && names.contains(&second.as_str()),
+        "{names:?}"
+    );
 }
 
 #[then(expr = "the CloudEvent in the answer has type {string} and source {string}")]
@@ -559,11 +672,20 @@ fn cloud_event_in_fact_answer(world: &mut Contracts, kind: String, correlation: 
 // ---- the read model ----
 
 #[then(expr = "the read model shows {string} in seat {int} at {string} with {int} chips")]
-async fn read_model_seat(world: &mut Contracts, player: String, seat: i32, table: String, chips: i64) {
+async fn read_model_seat(
+    world: &mut Contracts,
+    player: String,
+    seat: i32,
+    table: String,
+    chips: i64,
+) {
     poker_of(world).settled().await;
     let player_root = identity::hex(world.root(&player).as_bytes());
     let table_root = world.root(&table).simple().to_string();
-    let tables = poker_of(world).seating().tables().expect("the read model reads");
+    let tables = poker_of(world)
+        .seating()
+        .tables()
+        .expect("the read model reads");
     let row = tables
         .iter()
         .find(|row| row.root == table_root)
@@ -579,8 +701,14 @@ async fn read_model_seat(world: &mut Contracts, player: String, seat: i32, table
 async fn read_model_seats(world: &mut Contracts, count: usize, table: String) {
     poker_of(world).settled().await;
     let table_root = world.root(&table).simple().to_string();
-    let tables = poker_of(world).seating().tables().expect("the read model reads");
-    let row = tables.iter().find(|row| row.root == table_root).expect("the table");
+    let tables = poker_of(world)
+        .seating()
+        .tables()
+        .expect("the read model reads");
+    let row = tables
+        .iter()
+        .find(|row| row.root == table_root)
+        .expect("the table");
     assert_eq!(row.seats.len(), count, "{:?}", row.seats);
 }
 
@@ -601,7 +729,10 @@ async fn redeliver(world: &mut Contracts) {
             next_sequence: page.sequence().unwrap_or_default() + 1,
             pages: vec![page],
         };
-        projector.handle(book).await.expect("the projector takes it again");
+        projector
+            .handle(book)
+            .await
+            .expect("the projector takes it again");
     }
 }
 
