@@ -1,6 +1,7 @@
 //! Handling one command with 0, 100 and 10,000 prior events: the
 //! `#[aggregate]` player through the runtime, against the same work written
-//! by hand (decode each page, match its type URL, apply, decide, stamp).
+//! by hand (decode each page, match its type URL, apply, decide, stamp);
+//! both on the decoded request and from its bytes.
 //!
 //! Run with `cargo bench -p angzarr-client --bench aggregate`.
 
@@ -10,115 +11,16 @@ use std::hint::black_box;
 mod player_requests;
 use player_requests::request;
 
+#[path = "support/handwritten.rs"]
+mod handwritten;
+use handwritten::handwritten;
+
 use angzarr_client::aggregate::runtime;
-use angzarr_client::proto::{
-    business_response, event_page, time, Any, AnyExt, BusinessResponse, ContextualCommand,
-    EventBook, EventPage, PageHeader, Snapshot,
-};
+use angzarr_client::proto::{business_response, Any, AnyExt, BusinessResponse, ContextualCommand};
 use angzarr_client::testing::block_on;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use examples::player::{amount, chips, Player, PlayerView};
-use examples::proto::{
-    DepositFunds, FundsDeposited, FundsReleased, FundsReserved, FundsTransferred, FundsWithdrawn,
-    PlayerRegistered, PlayerState, RegisterPlayer,
-};
-use prost::Message;
-
-/// The player's rules and state rebuild for DepositFunds, written out by hand:
-/// what the macro and runtime save the user from writing.
-fn handwritten(request: &ContextualCommand) -> BusinessResponse {
-    let history = request.events.as_ref().expect("history");
-    let mut state = PlayerState::default();
-    for page in &history.pages {
-        let Some(event_page::Payload::Event(event)) = &page.payload else {
-            continue;
-        };
-        let name = event.type_url.rsplit('/').next().unwrap_or_default();
-        match name {
-            "examples.PlayerRegistered" => {
-                let e = PlayerRegistered::decode(event.value.as_slice()).expect("decodes");
-                state.player_id = format!("player_{}", e.email);
-                state.display_name = e.display_name;
-                state.email = e.email;
-                state.player_type = e.player_type;
-                state.ai_model_id = e.ai_model_id;
-                state.status = "active".to_owned();
-                state.bankroll = Some(chips(0));
-                state.reserved_funds = Some(chips(0));
-            }
-            "examples.FundsDeposited" => {
-                let e = FundsDeposited::decode(event.value.as_slice()).expect("decodes");
-                state.bankroll = Some(chips(amount(e.new_balance.as_ref())));
-            }
-            "examples.FundsWithdrawn" => {
-                let e = FundsWithdrawn::decode(event.value.as_slice()).expect("decodes");
-                state.bankroll = Some(chips(amount(e.new_balance.as_ref())));
-            }
-            "examples.FundsReserved" => {
-                let e = FundsReserved::decode(event.value.as_slice()).expect("decodes");
-                state.reserved_funds = Some(chips(amount(e.new_reserved_balance.as_ref())));
-                let table = angzarr_client::proto::identity::hex(&e.table_root);
-                state
-                    .table_reservations
-                    .insert(table, amount(e.amount.as_ref()));
-            }
-            "examples.FundsReleased" => {
-                let e = FundsReleased::decode(event.value.as_slice()).expect("decodes");
-                state.reserved_funds = Some(chips(amount(e.new_reserved_balance.as_ref())));
-                let table = angzarr_client::proto::identity::hex(&e.table_root);
-                state.table_reservations.remove(&table);
-            }
-            "examples.FundsTransferred" => {
-                let e = FundsTransferred::decode(event.value.as_slice()).expect("decodes");
-                state.bankroll = Some(chips(amount(e.new_balance.as_ref())));
-            }
-            _ => {}
-        }
-    }
-    let next = history.pages.len() as u32;
-    let book = request.command.as_ref().expect("command");
-    let command = match &book.pages[0].payload {
-        Some(angzarr_client::proto::command_page::Payload::Command(command)) => command,
-        _ => panic!("no command"),
-    };
-    let event = match command.type_url.rsplit('/').next().unwrap_or_default() {
-        "examples.RegisterPlayer" => {
-            let register = RegisterPlayer::decode(command.value.as_slice()).expect("decodes");
-            let event = Player.register(register, &state).expect("accepted");
-            state.player_id = format!("player_{}", event.email);
-            state.display_name.clone_from(&event.display_name);
-            state.email.clone_from(&event.email);
-            state.status = "active".to_owned();
-            state.bankroll = Some(chips(0));
-            state.reserved_funds = Some(chips(0));
-            Any::pack(&event)
-        }
-        "examples.DepositFunds" => {
-            let deposit = DepositFunds::decode(command.value.as_slice()).expect("decodes");
-            let event = Player.deposit(deposit, &state).expect("accepted");
-            state.bankroll = Some(chips(amount(event.new_balance.as_ref())));
-            Any::pack(&event)
-        }
-        other => panic!("unexpected command {other}"),
-    };
-    BusinessResponse {
-        result: Some(business_response::Result::Events(EventBook {
-            cover: book.cover.clone(),
-            snapshot: Some(Snapshot {
-                sequence: next,
-                state: Some(Any::pack(&state)),
-                retention: 0,
-            }),
-            pages: vec![EventPage {
-                header: Some(PageHeader::at_sequence(next)),
-                created_at: Some(time::now()),
-                payload: Some(event_page::Payload::Event(event)),
-                ..Default::default()
-            }],
-            next_sequence: next + 1,
-        })),
-    }
-}
+use examples::player::{Player, PlayerView};
+use examples::proto::{FundsDeposited, PlayerRegistered, PlayerState};
 
 fn handle_one_command(c: &mut Criterion) {
     let mut group = c.benchmark_group("handle_one_command");
@@ -146,6 +48,28 @@ fn handle_one_command(c: &mut Criterion) {
             BenchmarkId::new("handwritten", prior_events),
             &request,
             |b, request| b.iter(|| handwritten(black_box(request))),
+        );
+        // From the request's bytes, as a server receives it: the runtime
+        // reads the history in place; the hand-written code decodes it.
+        let encoded = prost::Message::encode_to_vec(&request);
+        let from_bytes = block_on(runtime::handle_encoded(&Player, &encoded)).expect("handled");
+        assert_eq!(pages_of(&from_bytes), pages_of(&by_hand));
+        assert_eq!(snapshot_of(&from_bytes), snapshot_of(&by_hand));
+        group.bench_with_input(
+            BenchmarkId::new("macro_from_bytes", prior_events),
+            &encoded,
+            |b, encoded| b.iter(|| block_on(runtime::handle_encoded(&Player, black_box(encoded)))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("handwritten_from_bytes", prior_events),
+            &encoded,
+            |b, encoded| {
+                b.iter(|| {
+                    let request: ContextualCommand =
+                        prost::Message::decode(black_box(encoded.as_slice())).expect("decodes");
+                    handwritten(&request)
+                })
+            },
         );
     }
     group.finish();

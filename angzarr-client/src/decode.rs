@@ -17,7 +17,14 @@ pub(crate) fn decode_command<C: prost::Name + Default>(command: &Any) -> Result<
 
 /// Decodes an event payload already matched to `E` (the runtime adds the sequence).
 pub(crate) fn decode_event<E: prost::Name + Default>(event: &Any) -> Result<E, ComponentError> {
-    E::decode(event.value.as_slice()).map_err(|error| {
+    decode_event_bytes(event.value.as_slice())
+}
+
+/// Decodes an encoded event already matched to `E`, from wherever its bytes are.
+pub(crate) fn decode_event_bytes<E: prost::Name + Default>(
+    value: &[u8],
+) -> Result<E, ComponentError> {
+    E::decode(value).map_err(|error| {
         ComponentError::from(ComponentErrorKind::UndecodableEvent {
             type_name: E::full_name(),
             sequence: None,

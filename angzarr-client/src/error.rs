@@ -49,6 +49,15 @@ pub enum ComponentErrorKind {
         field: &'static str,
     },
 
+    /// The request's bytes are not a valid encoding of its message.
+    #[error("the request does not decode as angzarr.{request}: {reason}")]
+    UndecodableRequest {
+        /// The request's message name, e.g. `ContextualCommand`.
+        request: &'static str,
+        /// What the decoder reported.
+        reason: String,
+    },
+
     /// A command page carried no inline command.
     #[error("command page {page} has no command payload")]
     MissingCommand {

@@ -3,7 +3,7 @@
 use angzarr_proto::{Any, AnyExt};
 use prost::Name;
 
-use crate::Rejection;
+use crate::{ComponentError, Rejection};
 
 /// A type-erased event: any protobuf message, already packed.
 ///
@@ -75,11 +75,31 @@ impl<M: Name> From<M> for Event {
 pub trait IntoEvent {
     /// Packs the value.
     fn into_event(self) -> Any;
+
+    /// Packs the value and hands it to `sink` with the typed value when
+    /// there is one (so that the runtime can apply it without decoding it
+    /// again).
+    #[doc(hidden)]
+    fn into_event_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError>
+    where
+        Self: Sized,
+    {
+        sink(None, self.into_event())
+    }
 }
 
-impl<M: Name> IntoEvent for M {
+/// Where produced events go, typed (when known) and packed.
+#[doc(hidden)]
+pub type Sink<'s> = dyn FnMut(Option<&dyn std::any::Any>, Any) -> Result<(), ComponentError> + 's;
+
+impl<M: Name + 'static> IntoEvent for M {
     fn into_event(self) -> Any {
         Any::pack(&self)
+    }
+
+    fn into_event_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        let packed = Any::pack(&self);
+        sink(Some(&self), packed)
     }
 }
 
@@ -98,6 +118,17 @@ impl IntoEvent for Event {
 pub trait IntoEvents {
     /// Appends the events to `out`.
     fn into_events(self, out: &mut Vec<Any>);
+
+    /// Hands each event to `sink`, typed where known, in order.
+    #[doc(hidden)]
+    fn into_events_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError>
+    where
+        Self: Sized,
+    {
+        let mut out = Vec::new();
+        self.into_events(&mut out);
+        out.into_iter().try_for_each(|event| sink(None, event))
+    }
 }
 
 /// Exactly one event.
@@ -108,17 +139,30 @@ impl<E: IntoEvent> IntoEvents for One<E> {
     fn into_events(self, out: &mut Vec<Any>) {
         out.push(self.0.into_event());
     }
+
+    fn into_events_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        self.0.into_event_with(sink)
+    }
 }
 
 impl<E: IntoEvent> IntoEvents for Vec<E> {
     fn into_events(self, out: &mut Vec<Any>) {
         out.extend(self.into_iter().map(IntoEvent::into_event));
     }
+
+    fn into_events_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        self.into_iter()
+            .try_for_each(|event| event.into_event_with(sink))
+    }
 }
 
 impl<E: IntoEvent> IntoEvents for Option<E> {
     fn into_events(self, out: &mut Vec<Any>) {
         out.extend(self.map(IntoEvent::into_event));
+    }
+
+    fn into_events_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        self.map_or(Ok(()), |event| event.into_event_with(sink))
     }
 }
 
@@ -129,6 +173,13 @@ macro_rules! tuple_into_events {
             fn into_events(self, out: &mut Vec<Any>) {
                 let ($($name,)+) = self;
                 $(out.push($name.into_event());)+
+            }
+
+            #[allow(non_snake_case)]
+            fn into_events_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+                let ($($name,)+) = self;
+                $($name.into_event_with(sink)?;)+
+                Ok(())
             }
         }
     };
@@ -187,6 +238,18 @@ mod tests {
 pub trait HandlerOutput<Shape> {
     /// The events, packed in order, or the rejection.
     fn into_output(self) -> Result<Vec<Any>, Rejection>;
+
+    /// Hands each event to `sink`, typed where known, in order; or the
+    /// rejection.
+    #[doc(hidden)]
+    fn into_output_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError>
+    where
+        Self: Sized,
+    {
+        self.into_output()?
+            .into_iter()
+            .try_for_each(|event| sink(None, event))
+    }
 }
 
 /// Shapes of [`HandlerOutput`]; never named by users.
@@ -204,6 +267,10 @@ impl<E: IntoEvent> HandlerOutput<shape::Single> for E {
     fn into_output(self) -> Result<Vec<Any>, Rejection> {
         Ok(vec![self.into_event()])
     }
+
+    fn into_output_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        self.into_event_with(sink)
+    }
 }
 
 impl<T: IntoEvents> HandlerOutput<shape::Many> for T {
@@ -211,6 +278,10 @@ impl<T: IntoEvents> HandlerOutput<shape::Many> for T {
         let mut out = Vec::new();
         self.into_events(&mut out);
         Ok(out)
+    }
+
+    fn into_output_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        self.into_events_with(sink)
     }
 }
 
@@ -221,5 +292,10 @@ where
 {
     fn into_output(self) -> Result<Vec<Any>, Rejection> {
         self.map_err(Into::into)?.into_output()
+    }
+
+    fn into_output_with(self, sink: &mut Sink<'_>) -> Result<(), ComponentError> {
+        self.map_err(|rejection| ComponentError::from(rejection.into()))?
+            .into_output_with(sink)
     }
 }

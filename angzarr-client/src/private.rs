@@ -24,11 +24,72 @@ use crate::process_manager::IntoDestinations;
 use crate::projector::ProjectorOutput;
 use crate::upcaster::UpcastOutput;
 
-/// Converts what an aggregate handler returned into packed events or an error.
+/// Converts what a compensation handler returned into packed events or an
+/// error.
 pub fn into_output<Shape, R: HandlerOutput<Shape>>(
     returned: R,
 ) -> Result<Vec<Any>, ComponentError> {
     Ok(returned.into_output()?)
+}
+
+/// Hands what an aggregate handler returned to `collect`: packed, and
+/// with [`Applying`] also applied to the state.
+pub fn collected<A: crate::Aggregate, C: Collect<A>, Shape, R: HandlerOutput<Shape>>(
+    returned: R,
+    collect: C,
+    aggregate: &A,
+) -> Result<Vec<Any>, ComponentError> {
+    collect.finish(returned, aggregate)
+}
+
+/// Where the events of a command handler go. One generated dispatch serves
+/// both [`Aggregate::handle`](crate::Aggregate::handle) ([`Reading`]) and
+/// [`Aggregate::handle_and_apply`](crate::Aggregate::handle_and_apply)
+/// ([`Applying`]), so each handler call is written, and type-checked, once.
+pub trait Collect<A: crate::Aggregate>: Send {
+    /// The state the handler reads.
+    fn state(&self) -> &A::State;
+
+    /// The handler's events, packed in order.
+    fn finish<S>(
+        self,
+        returned: impl HandlerOutput<S>,
+        aggregate: &A,
+    ) -> Result<Vec<Any>, ComponentError>;
+}
+
+/// Collects events without applying them.
+pub struct Reading<'s, T>(pub &'s T);
+
+/// Collects events and applies each to the state as it is produced.
+pub struct Applying<'s, T>(pub &'s mut T);
+
+impl<A: crate::Aggregate> Collect<A> for Reading<'_, A::State> {
+    fn state(&self) -> &A::State {
+        self.0
+    }
+
+    fn finish<S>(
+        self,
+        returned: impl HandlerOutput<S>,
+        _aggregate: &A,
+    ) -> Result<Vec<Any>, ComponentError> {
+        Ok(returned.into_output()?)
+    }
+}
+
+impl<A: crate::Aggregate> Collect<A> for Applying<'_, A::State> {
+    fn state(&self) -> &A::State {
+        self.0
+    }
+
+    fn finish<S>(
+        self,
+        returned: impl HandlerOutput<S>,
+        aggregate: &A,
+    ) -> Result<Vec<Any>, ComponentError> {
+        applied_output(returned, aggregate, self.0)
+    }
 }
 
 /// Adds what a saga handler returned to `effects`, or returns its error.
@@ -120,6 +181,38 @@ impl<E: Into<ComponentError>> Applied for Result<(), E> {
     fn applied(self) -> Result<(), ComponentError> {
         self.map_err(Into::into)
     }
+}
+
+/// What a handler returned, packed in order, each event applied to `state`
+/// as the typed value it is (decoded from its packed form only when the
+/// aggregate has no applier of that type).
+fn applied_output<A: crate::Aggregate, S>(
+    output: impl HandlerOutput<S>,
+    aggregate: &A,
+    state: &mut A::State,
+) -> Result<Vec<Any>, ComponentError> {
+    let mut events = Vec::new();
+    output.into_output_with(&mut |typed, packed| {
+        let applied = match typed.and_then(|typed| aggregate.apply_typed(state, typed)) {
+            Some(applied) => applied,
+            None => aggregate.apply(state, &packed).map(drop),
+        };
+        applied
+            .map_err(|error| crate::aggregate::runtime::unappliable(aggregate.name(), &error))?;
+        events.push(packed);
+        Ok(())
+    })?;
+    Ok(events)
+}
+
+/// Decodes an encoded event already matched to `E`.
+pub fn decode_event_bytes<E: ProtoMessage>(value: &[u8]) -> Result<E, ComponentError> {
+    crate::decode::decode_event_bytes::<E>(value)
+}
+
+/// Whether `upcaster` has a rule for events of `type_url`.
+pub fn upcasts_with<U: Upcaster>(upcaster: &U, type_url: &str) -> bool {
+    upcaster.route(type_url).is_some()
 }
 
 /// The empty state of a component without a factory.

@@ -2,10 +2,10 @@
 //! and every call's outcome logged in its span.
 
 use std::any::Any as PanicPayload;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::pin::pin;
+use std::task::Poll;
 
 use tracing::Instrument;
 
@@ -20,7 +20,7 @@ pub(crate) async fn guarded<T>(
     subject: &'static str,
     work: impl Future<Output = Result<T, ComponentError>>,
 ) -> Result<T, tonic::Status> {
-    let outcome = CatchUnwind::new(work).instrument(span.clone()).await;
+    let outcome = catch_unwind_async(work).instrument(span.clone()).await;
     let _entered = span.enter();
     let result = outcome.unwrap_or_else(|panic| {
         Err(ComponentError::internal(format!(
@@ -40,32 +40,20 @@ pub(crate) async fn guarded<T>(
     result.map_err(tonic::Status::from)
 }
 
-/// Polls `inner`, turning a panic into `Err(message)`.
-pub(crate) struct CatchUnwind<F> {
-    inner: Pin<Box<F>>,
-}
-
-impl<F: Future> CatchUnwind<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        CatchUnwind {
-            inner: Box::pin(inner),
-        }
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, String>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.inner.as_mut();
-        // The future is dropped after a panic and never polled again, so a
-        // broken invariant inside it cannot be observed.
-        match catch_unwind(AssertUnwindSafe(move || inner.poll(cx))) {
+/// Runs `work`, turning a panic while it is polled into `Err(message)`.
+/// The future is pinned in place (no allocation) and, after a panic, dropped
+/// without being polled again, so a broken invariant inside it cannot be
+/// observed.
+pub(crate) async fn catch_unwind_async<F: Future>(work: F) -> Result<F::Output, String> {
+    let mut work = pin!(work);
+    poll_fn(
+        move |cx| match catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
-        }
-    }
+        },
+    )
+    .await
 }
 
 /// The text a panic was raised with, when it was a string.
@@ -86,9 +74,9 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_its_message() {
-        let caught = block_on(CatchUnwind::new(async { panic!("boom {}", 7) }));
+        let caught = block_on(catch_unwind_async(async { panic!("boom {}", 7) }));
         assert_eq!(caught, Err::<(), _>("boom 7".to_owned()));
-        let fine = block_on(CatchUnwind::new(async { 3 }));
+        let fine = block_on(catch_unwind_async(async { 3 }));
         assert_eq!(fine, Ok(3));
     }
 }

@@ -1,5 +1,7 @@
 //! The aggregate runtime's semantics, through the same entry points the gRPC
-//! server uses (`runtime::handle_command`, `replay`, `handle_fact`).
+//! server uses (`runtime::handle_encoded`, `replay`, `handle_fact`), and
+//! `runtime::handle_command` on the decoded request, which must answer the
+//! same.
 
 use angzarr_client::aggregate::runtime;
 use angzarr_client::prelude::*;
@@ -12,7 +14,8 @@ use angzarr_client::testing::block_on;
 use angzarr_client::{Aggregate, CommandRouter, ComponentError, ComponentErrorKind};
 use examples::player::{chips, Player, PlayerView};
 use examples::proto::{
-    DepositFunds, FundsDeposited, PlayerRegistered, PlayerState, RegisterPlayer, WithdrawFunds,
+    DepositFunds, FundsDeposited, FundsWithdrawn, PlayerRegistered, PlayerState, RegisterPlayer,
+    WithdrawFunds,
 };
 use prost::Name;
 use prost_types::Any;
@@ -186,11 +189,49 @@ fn events(response: BusinessResponse) -> EventBook {
     }
 }
 
+/// Handles `request` both ways the runtime can (decoded, and from its bytes
+/// read in place) and checks that they answer alike, so every test here also
+/// holds for the gRPC server's path.
 fn handle<A: Aggregate>(
     aggregate: &A,
     request: &ContextualCommand,
 ) -> Result<BusinessResponse, ComponentError> {
-    block_on(runtime::handle_command(aggregate, request))
+    let decoded = block_on(runtime::handle_command(aggregate, request));
+    let encoded = prost::Message::encode_to_vec(request);
+    let in_place = block_on(runtime::handle_encoded(aggregate, &encoded));
+    match (&decoded, &in_place) {
+        (Ok(a), Ok(b)) => assert_eq!(comparable(a), comparable(b), "both paths answer alike"),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.code(), b.code(), "both paths fail alike");
+            assert_eq!(a.to_string(), b.to_string(), "both paths fail alike");
+        }
+        (a, b) => panic!("the paths disagree: decoded {a:?}, in place {b:?}"),
+    }
+    decoded
+}
+
+/// `response` without what differs from one call to the next: creation
+/// times of pages and of the player's events.
+fn comparable(response: &BusinessResponse) -> BusinessResponse {
+    let mut response = response.clone();
+    if let Some(business_response::Result::Events(book)) = &mut response.result {
+        for page in &mut book.pages {
+            page.created_at = None;
+            if let Some(event_page::Payload::Event(event)) = &mut page.payload {
+                if let Ok(mut registered) = event.unpack::<PlayerRegistered>() {
+                    registered.registered_at = None;
+                    *event = Any::pack(&registered);
+                } else if let Ok(mut deposited) = event.unpack::<FundsDeposited>() {
+                    deposited.deposited_at = None;
+                    *event = Any::pack(&deposited);
+                } else if let Ok(mut withdrawn) = event.unpack::<FundsWithdrawn>() {
+                    withdrawn.withdrawn_at = None;
+                    *event = Any::pack(&withdrawn);
+                }
+            }
+        }
+    }
+    response
 }
 
 fn registered(email: &str) -> PlayerRegistered {
@@ -366,6 +407,63 @@ fn rebuild_starts_from_the_snapshot_and_skips_pages_at_or_below_it() {
     let state: PlayerState = snapshot.state.unwrap().unpack().unwrap();
     assert_eq!(state.bankroll(), 500);
     assert_eq!(state.player_id, "player_a@x");
+}
+
+#[test]
+fn every_single_bit_flip_answers_alike_on_both_paths() {
+    // A request with a snapshot, pages below and above it, and a command:
+    // each flipped bit either fails to decode (an INVALID_ARGUMENT naming
+    // the request, never a panic) or decodes to a request both paths decide
+    // alike (`handle` compares them).
+    let mut request = request(
+        "player",
+        vec![
+            page(4, Any::pack(&deposited(9999))),
+            page(5, Any::pack(&deposited(600))),
+        ],
+        vec![Any::pack(&WithdrawFunds {
+            amount: Some(chips(100)),
+        })],
+    );
+    request.events.as_mut().unwrap().snapshot = Some(Snapshot {
+        sequence: 4,
+        state: Some(Any::pack(&PlayerState {
+            player_id: "player_a@x".into(),
+            bankroll: Some(chips(500)),
+            ..Default::default()
+        })),
+        retention: 0,
+    });
+    let encoded = prost::Message::encode_to_vec(&request);
+    let mut undecodable = 0;
+    for bit in 0..encoded.len() * 8 {
+        let mut flipped = encoded.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        match <ContextualCommand as prost::Message>::decode(flipped.as_slice()) {
+            Ok(decoded) => {
+                let _ = handle(&Player, &decoded);
+                // The flipped bytes themselves, not only their re-encoding.
+                let direct = block_on(runtime::handle_encoded(&Player, &flipped));
+                let via_decoded = block_on(runtime::handle_command(&Player, &decoded));
+                assert_eq!(
+                    direct.as_ref().map(comparable).map_err(ToString::to_string),
+                    via_decoded
+                        .as_ref()
+                        .map(comparable)
+                        .map_err(ToString::to_string),
+                    "bit {bit}"
+                );
+            }
+            Err(_) => {
+                undecodable += 1;
+                let error = block_on(runtime::handle_encoded(&Player, &flipped))
+                    .expect_err("undecodable bytes are refused");
+                assert_eq!(error.code(), tonic::Code::InvalidArgument, "bit {bit}");
+                assert!(error.to_string().contains("ContextualCommand"), "{error}");
+            }
+        }
+    }
+    assert!(undecodable > 0, "some flips must break the encoding");
 }
 
 #[test]

@@ -216,7 +216,6 @@ fn arms(
 fn state_items(ctx: &Ctx<'_>) -> TokenStream {
     let private = &ctx.private;
     let model = ctx.model;
-    let self_ty = ctx.self_ty;
     let Some(state) = model.args.state.as_ref() else {
         return quote!();
     };
@@ -226,22 +225,18 @@ fn state_items(ctx: &Ctx<'_>) -> TokenStream {
     };
     let apply_arms = model.appliers.iter().enumerate().map(|(index, applier)| {
         let event_ty = &applier.event;
-        let method = &applier.method;
-        let decode = quote_spanned!(event_ty.span()=> #private::decode_event::<#event_ty>(event)?);
-        let ty = &applier.param.ty;
+        let decode =
+            quote_spanned!(event_ty.span()=> #private::decode_event_bytes::<#event_ty>(value)?);
+        let helper = applier_fn(index);
         let arg = if applier.param.by_ref {
-            quote_spanned!(ty.span()=> &decoded)
+            quote!(&decoded)
         } else {
-            quote_spanned!(ty.span()=> decoded)
-        };
-        let output_span = applier.output.unwrap_or_else(|| method.span());
-        let call = quote_spanned! {output_span=>
-            #private::Applied::applied(<#self_ty>::#method(state, #arg))?
+            quote!(decoded)
         };
         quote! {
             ::core::option::Option::Some(#index) => {
                 let decoded = #decode;
-                #call;
+                #helper(state, #arg)?;
                 ::core::result::Result::Ok(true)
             }
         }
@@ -276,7 +271,16 @@ fn state_items(ctx: &Ctx<'_>) -> TokenStream {
             state: &mut Self::State,
             event: &#private::Any,
         ) -> ::core::result::Result<bool, #private::ComponentError> {
-            match #private::MessageName::find(EVENTS, &event.type_url) {
+            self.apply_encoded(state, &event.type_url, &event.value)
+        }
+
+        fn apply_encoded(
+            &self,
+            state: &mut Self::State,
+            type_url: &str,
+            value: &[u8],
+        ) -> ::core::result::Result<bool, #private::ComponentError> {
+            match #private::MessageName::find(EVENTS, type_url) {
                 #(#apply_arms)*
                 _ => ::core::result::Result::Ok(false),
             }
@@ -284,6 +288,52 @@ fn state_items(ctx: &Ctx<'_>) -> TokenStream {
 
         #snapshot
     }
+}
+
+/// The name of the function applying the `index`th `#[applies]` event.
+fn applier_fn(index: usize) -> syn::Ident {
+    quote::format_ident!("apply_{}", index)
+}
+
+/// One function per `#[applies]` method, taking the event as the method
+/// does (by reference or by value) and returning `Result<(), _>`: the one
+/// place each applier is called, from the packed and the typed path alike.
+fn applier_fns(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let self_ty = ctx.self_ty;
+    let Some(state) = ctx.model.args.state.as_ref() else {
+        return quote!();
+    };
+    let fns = ctx
+        .model
+        .appliers
+        .iter()
+        .enumerate()
+        .map(|(index, applier)| {
+            let name = applier_fn(index);
+            let event_ty = &applier.event;
+            let method = &applier.method;
+            let ty = &applier.param.ty;
+            let (param, arg) = if applier.param.by_ref {
+                (quote!(&#event_ty), quote_spanned!(ty.span()=> event))
+            } else {
+                (quote!(#event_ty), quote_spanned!(ty.span()=> event))
+            };
+            let output_span = applier.output.unwrap_or_else(|| method.span());
+            let call = quote_spanned! {output_span=>
+                #private::Applied::applied(<#self_ty>::#method(state, #arg))
+            };
+            quote! {
+                #[allow(clippy::needless_pass_by_value)]
+                fn #name(
+                    state: &mut #state,
+                    event: #param,
+                ) -> ::core::result::Result<(), #private::ComponentError> {
+                    #call
+                }
+            }
+        });
+    quote!(#(#fns)*)
 }
 
 /// `REJECTIONS`, and the `compensate` method calling `#[rejected]` handlers
@@ -381,42 +431,93 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
         model.appliers.iter().map(|a| &a.event),
         "an event type has two #[applies] methods",
     );
-    let convert = Convert::into(quote!(#private::into_output));
-    let handle = dispatch(
+    let arms = arms(
         ctx,
         &model.handlers,
         "decode_command",
         &quote!(command),
-        &convert,
+        &Convert::adding_to(quote!(#private::collected), quote!(collect, self)),
     );
+    let handle = future_of(
+        model.handlers.iter().map(|handler| &handler.call),
+        quote! {
+            let state = #private::Collect::<Self>::state(&collect);
+            #arms
+        },
+    );
+    let typed_arms = model.appliers.iter().enumerate().map(|(index, applier)| {
+        let event_ty = &applier.event;
+        let helper = applier_fn(index);
+        let arg = if applier.param.by_ref {
+            quote!(event)
+        } else {
+            quote!(::core::clone::Clone::clone(event))
+        };
+        quote! {
+            if let ::core::option::Option::Some(event) = event.downcast_ref::<#event_ty>() {
+                return ::core::option::Option::Some(#helper(state, #arg));
+            }
+        }
+    });
     let (rejections, compensate) = rejection_items(
         ctx,
         quote!(#private::CommandContext<'a>),
         quote!(::std::vec::Vec<#private::Any>),
-        &convert,
+        &Convert::into(quote!(#private::into_output)),
     );
     let state = state_items(ctx);
+    let appliers = applier_fns(ctx);
     let describe_arms = model.appliers.iter().enumerate().map(|(index, applier)| {
         let ty = &applier.event;
         quote! {
             ::core::option::Option::Some(#index) => ::core::option::Option::Some(#private::describe::<#ty>(event)),
         }
     });
-    let upcast = model.args.upcaster.as_ref().map(|upcaster| {
-        quote_spanned! {upcaster.span()=>
+    let upcast = match model.args.upcaster.as_ref() {
+        Some(upcaster) => quote_spanned! {upcaster.span()=>
             fn upcast<'e>(
                 &self,
                 event: &'e #private::Any,
             ) -> ::core::result::Result<#private::Cow<'e, #private::Any>, #private::ComponentError> {
                 #private::upcast_with(&#upcaster, event)
             }
-        }
-    });
+
+            fn upcasts(&self, type_url: &str) -> bool {
+                #private::upcasts_with(&#upcaster, type_url)
+            }
+        },
+        None => quote! {
+            fn upcasts(&self, _type_url: &str) -> bool {
+                false
+            }
+        },
+    };
 
     quote! {
         #commands
         #events
         #rejections
+        #appliers
+
+        impl #self_ty {
+            /// Runs the handler of `route`, its events going to `collect`.
+            #[doc(hidden)]
+            #[allow(unused_variables)]
+            fn __angzarr_handle<'a, C>(
+                &'a self,
+                route: usize,
+                command: &'a #private::Any,
+                collect: C,
+                context: #private::CommandContext<'a>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::ComponentError>,
+            > + ::core::marker::Send + 'a
+            where
+                C: #private::Collect<Self> + 'a,
+            {
+                #handle
+            }
+        }
 
         impl #private::Aggregate for #self_ty {
             #state
@@ -433,7 +534,6 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
                 COMMANDS
             }
 
-            #[allow(unused_variables)]
             fn handle<'a>(
                 &'a self,
                 route: usize,
@@ -443,7 +543,29 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::ComponentError>,
             > + ::core::marker::Send + 'a {
-                #handle
+                self.__angzarr_handle(route, command, #private::Reading(state), context)
+            }
+
+            fn handle_and_apply<'a>(
+                &'a self,
+                route: usize,
+                command: &'a #private::Any,
+                state: &'a mut Self::State,
+                context: #private::CommandContext<'a>,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<::std::vec::Vec<#private::Any>, #private::ComponentError>,
+            > + ::core::marker::Send + 'a {
+                self.__angzarr_handle(route, command, #private::Applying(state), context)
+            }
+
+            #[allow(unused_variables)]
+            fn apply_typed(
+                &self,
+                state: &mut Self::State,
+                event: &dyn ::core::any::Any,
+            ) -> ::core::option::Option<::core::result::Result<(), #private::ComponentError>> {
+                #(#typed_arms)*
+                ::core::option::Option::None
             }
 
             #compensate
@@ -563,11 +685,14 @@ fn process_manager(ctx: &Ctx<'_>) -> TokenStream {
     let (rejections, compensate) =
         rejection_items(ctx, quote!(#private::PmContext<'a>), quote!(()), &convert);
     let state = state_items(ctx);
+    let appliers = applier_fns(ctx);
     quote! {
         #triggers
         #prepared
         #events
         #rejections
+
+        #appliers
 
         impl #private::ProcessManager for #self_ty {
             #state

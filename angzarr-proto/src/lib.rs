@@ -42,6 +42,7 @@ mod descriptor;
 pub mod identity;
 pub mod time;
 pub mod type_url;
+pub mod view;
 
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 mod generated {

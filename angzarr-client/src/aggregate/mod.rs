@@ -16,11 +16,13 @@ use crate::{ComponentError, MessageName, RejectionRoute};
 mod context;
 mod router;
 pub mod runtime;
+mod server;
 mod service;
 pub(crate) mod testing;
 
 pub use context::CommandContext;
 pub use router::CommandRouter;
+pub use server::AggregateServer;
 pub use service::AggregateService;
 
 /// An event-sourced aggregate: decides commands from state rebuilt by
@@ -59,6 +61,31 @@ pub trait Aggregate: Send + Sync + 'static {
     /// untouched, for event types this aggregate does not know.
     fn apply(&self, state: &mut Self::State, event: &Any) -> Result<bool, ComponentError>;
 
+    /// Applies one event given as its type URL and encoded payload (a page
+    /// read in place from a request). The macro decodes the payload straight
+    /// from the slice; the default packs an `Any` and calls
+    /// [`apply`](Self::apply).
+    fn apply_encoded(
+        &self,
+        state: &mut Self::State,
+        type_url: &str,
+        value: &[u8],
+    ) -> Result<bool, ComponentError> {
+        let event = Any {
+            type_url: type_url.to_owned(),
+            value: value.to_vec(),
+        };
+        self.apply(state, &event)
+    }
+
+    /// Whether [`upcast`](Self::upcast) may change events of this type (then
+    /// they are upcast before being applied). The default answers `true`,
+    /// always correct; aggregates that know their upcaster answer exactly.
+    fn upcasts(&self, type_url: &str) -> bool {
+        let _ = type_url;
+        true
+    }
+
     /// Runs the handler of `route` (from [`route`](Self::route)) and returns the
     /// events it produced, packed, in order.
     fn handle<'a>(
@@ -68,6 +95,40 @@ pub trait Aggregate: Send + Sync + 'static {
         state: &'a Self::State,
         context: CommandContext<'a>,
     ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a;
+
+    /// Applies an event still as the typed value a handler produced, when
+    /// this aggregate has an applier for that type: `None` otherwise (the
+    /// runtime then decodes the packed event). The macro implements it.
+    fn apply_typed(
+        &self,
+        state: &mut Self::State,
+        event: &dyn std::any::Any,
+    ) -> Option<Result<(), ComponentError>> {
+        let _ = (state, event);
+        None
+    }
+
+    /// Runs the handler of `route` and applies what it produced to `state`
+    /// (so that the next command page, and the snapshot, see it). Returns
+    /// the events, packed, in order. The default calls
+    /// [`handle`](Self::handle) and applies the packed events; the macro
+    /// applies each event as the typed value the handler returned.
+    fn handle_and_apply<'a>(
+        &'a self,
+        route: usize,
+        command: &'a Any,
+        state: &'a mut Self::State,
+        context: CommandContext<'a>,
+    ) -> impl Future<Output = Result<Vec<Any>, ComponentError>> + Send + 'a {
+        async move {
+            let events = self.handle(route, command, &*state, context).await?;
+            for event in &events {
+                self.apply(state, event)
+                    .map_err(|error| runtime::unappliable(self.name(), &error))?;
+            }
+            Ok(events)
+        }
+    }
 
     /// Rejected commands this aggregate compensates for, in route order.
     fn rejections(&self) -> &[RejectionRoute] {

@@ -8,13 +8,13 @@ use std::future::{ready, Future};
 use angzarr_proto::{Any, AnyExt, RejectionNotification};
 
 use super::{Aggregate, CommandContext};
-use crate::decode::{decode_command, decode_event, decode_state};
+use crate::decode::{decode_command, decode_event_bytes, decode_state};
 use crate::event::HandlerOutput;
 use crate::{ComponentError, MessageName, Rejection, RejectionRoute, Upcaster};
 
 type CommandFn<S> =
     Box<dyn Fn(&Any, &S, CommandContext<'_>) -> Result<Vec<Any>, ComponentError> + Send + Sync>;
-type ApplyFn<S> = Box<dyn Fn(&mut S, &Any) -> Result<(), ComponentError> + Send + Sync>;
+type ApplyFn<S> = Box<dyn Fn(&mut S, &[u8]) -> Result<(), ComponentError> + Send + Sync>;
 type CompensateFn<S> = Box<
     dyn Fn(&RejectionNotification, &S, CommandContext<'_>) -> Result<Vec<Any>, ComponentError>
         + Send
@@ -22,6 +22,7 @@ type CompensateFn<S> = Box<
 >;
 type SnapshotFns<S> = (fn(&S) -> Any, fn(&Any) -> Result<S, ComponentError>);
 type UpcastFn = Box<dyn for<'e> Fn(&'e Any) -> Result<Cow<'e, Any>, ComponentError> + Send + Sync>;
+type UpcastsFn = Box<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// An aggregate built from functions: a handler per command type, an applier
 /// per event type.
@@ -57,7 +58,7 @@ pub struct CommandRouter<S> {
     rejections: Vec<RejectionRoute>,
     compensators: Vec<CompensateFn<S>>,
     snapshots: Option<SnapshotFns<S>>,
-    upcaster: Option<UpcastFn>,
+    upcaster: Option<(UpcastFn, UpcastsFn)>,
 }
 
 impl<S: Send + Sync + 'static> CommandRouter<S> {
@@ -147,8 +148,8 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
             self.name
         );
         self.events.push(name);
-        self.appliers.push(Box::new(move |state, event| {
-            applier(state, &decode_event::<E>(event)?);
+        self.appliers.push(Box::new(move |state, value| {
+            applier(state, &decode_event_bytes::<E>(value)?);
             Ok(())
         }));
         self
@@ -196,8 +197,8 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
             self.name
         );
         self.events.push(name);
-        self.appliers.push(Box::new(move |state, event| {
-            Ok(applier(state, &decode_event::<E>(event)?)?)
+        self.appliers.push(Box::new(move |state, value| {
+            Ok(applier(state, &decode_event_bytes::<E>(value)?)?)
         }));
         self
     }
@@ -241,9 +242,12 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
     /// they are applied (for history that reaches the aggregate without a
     /// coordinator-side upcast).
     pub fn with_upcaster(mut self, upcaster: impl Upcaster) -> Self {
-        self.upcaster = Some(Box::new(move |event| {
-            crate::upcaster::runtime::upcast_event(&upcaster, event)
-        }));
+        let upcaster = std::sync::Arc::new(upcaster);
+        let rules = std::sync::Arc::clone(&upcaster);
+        self.upcaster = Some((
+            Box::new(move |event| crate::upcaster::runtime::upcast_event(&*upcaster, event)),
+            Box::new(move |type_url| rules.route(type_url).is_some()),
+        ));
         self
     }
 }
@@ -284,10 +288,25 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
     }
 
     fn apply(&self, state: &mut S, event: &Any) -> Result<bool, ComponentError> {
-        match MessageName::find(&self.events, &event.type_url) {
-            Some(index) => (self.appliers[index])(state, event).map(|()| true),
+        self.apply_encoded(state, &event.type_url, &event.value)
+    }
+
+    fn apply_encoded(
+        &self,
+        state: &mut S,
+        type_url: &str,
+        value: &[u8],
+    ) -> Result<bool, ComponentError> {
+        match MessageName::find(&self.events, type_url) {
+            Some(index) => (self.appliers[index])(state, value).map(|()| true),
             None => Ok(false),
         }
+    }
+
+    fn upcasts(&self, type_url: &str) -> bool {
+        self.upcaster
+            .as_ref()
+            .is_some_and(|(_, upcasts)| upcasts(type_url))
     }
 
     fn handle<'a>(
@@ -332,7 +351,7 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
 
     fn upcast<'e>(&self, event: &'e Any) -> Result<Cow<'e, Any>, ComponentError> {
         match &self.upcaster {
-            Some(upcast) => upcast(event),
+            Some((upcast, _)) => upcast(event),
             None => Ok(Cow::Borrowed(event)),
         }
     }

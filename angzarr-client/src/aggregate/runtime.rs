@@ -3,6 +3,8 @@
 //!
 //! - [`handle_command`]: rebuild state from the history, dispatch each command
 //!   page, stamp the produced events, answer a compensation notification;
+//!   [`handle_encoded`] does the same from the request's bytes, reading the
+//!   history in place (what the gRPC server runs);
 //! - [`rebuild`]: snapshot, then the pages above it, skipping `angzarr.NoOp`
 //!   placeholders and event types the aggregate does not know;
 //! - [`replay`]: fold a snapshot and events into state, returned as an `Any`;
@@ -12,10 +14,11 @@
 //! Sequences are checked, not saturated: a history that has used the last
 //! `u32` sequence answers OUT_OF_RANGE instead of repeating one.
 
+use angzarr_proto::view::{ContextualCommandView, HistoryView};
 use angzarr_proto::{
-    business_response, Any, AnyExt, BusinessResponse, ContextualCommand, Cover, EventBook,
-    EventPage, FactRequest, Notification, ReplayRequest, ReplayResponse, RevocationResponse,
-    Snapshot,
+    business_response, Any, AnyExt, BusinessResponse, CommandBook, ContextualCommand, Cover,
+    EventBook, EventPage, FactRequest, NoOp, Notification, ReplayRequest, ReplayResponse,
+    RevocationResponse, Snapshot,
 };
 
 use super::{Aggregate, CommandContext};
@@ -27,22 +30,121 @@ pub async fn handle_command<A: Aggregate>(
     aggregate: &A,
     request: &ContextualCommand,
 ) -> Result<BusinessResponse, ComponentError> {
-    let book = request
-        .command
-        .as_ref()
-        .ok_or_else(|| ComponentError::from(ComponentErrorKind::NoCommandBook))?;
-    let first = book
+    let book = command_book(request.command.as_ref())?;
+    let (state, next) = rebuild_from(aggregate, request.events.as_ref())?;
+    let mut response = decide(aggregate, book, state, next).await?;
+    echo_cover(&mut response, book.cover.clone());
+    Ok(response)
+}
+
+/// Decides one encoded ContextualCommand, as it arrived: the history is read
+/// in place ([`ContextualCommandView`]), each event decoded straight from the
+/// request's bytes, only when the aggregate applies its type. Answers exactly
+/// as [`handle_command`] on the decoded request.
+pub async fn handle_encoded<A: Aggregate>(
+    aggregate: &A,
+    request: &[u8],
+) -> Result<BusinessResponse, ComponentError> {
+    Received::read(request)?.handle(aggregate).await
+}
+
+/// A ContextualCommand as it arrived: read in place, or decoded in full
+/// when its shape is unusual.
+pub(crate) enum Received<'a> {
+    InPlace(ContextualCommandView<'a>),
+    Decoded(ContextualCommand),
+}
+
+impl<'a> Received<'a> {
+    /// Reads `request`; INVALID_ARGUMENT when it is not a ContextualCommand.
+    pub(crate) fn read(request: &'a [u8]) -> Result<Self, ComponentError> {
+        if let Some(view) = ContextualCommandView::read(request) {
+            return Ok(Received::InPlace(view));
+        }
+        <ContextualCommand as prost::Message>::decode(request)
+            .map(Received::Decoded)
+            .map_err(|error| {
+                ComponentErrorKind::UndecodableRequest {
+                    request: "ContextualCommand",
+                    reason: error.to_string(),
+                }
+                .into()
+            })
+    }
+
+    /// The command book, if there is one.
+    pub(crate) fn command(&self) -> Option<&CommandBook> {
+        match self {
+            Received::InPlace(view) => view.command.as_ref(),
+            Received::Decoded(request) => request.command.as_ref(),
+        }
+    }
+
+    /// Decides it.
+    pub(crate) async fn handle<A: Aggregate>(
+        self,
+        aggregate: &A,
+    ) -> Result<BusinessResponse, ComponentError> {
+        let view = match self {
+            // Boxed: a rare path whose future would otherwise widen every call's.
+            Received::Decoded(request) => {
+                return Box::pin(handle_command(aggregate, &request)).await
+            }
+            Received::InPlace(view) => view,
+        };
+        let book = command_book(view.command.as_ref())?;
+        let (state, next) = match &view.events {
+            None => (aggregate.new_state(), 0),
+            Some(history) => {
+                let state = fold_view(aggregate, history)?;
+                let next = match (history.last_sequence(), &history.snapshot) {
+                    (Some(last), _) => u64::from(last) + 1,
+                    (None, Some(snapshot)) => u64::from(snapshot.sequence) + 1,
+                    (None, None) => 0,
+                };
+                (state, next)
+            }
+        };
+        let mut response = decide(aggregate, book, state, next).await?;
+        // The request is ours: its cover moves into the answer.
+        echo_cover(&mut response, view.command.and_then(|book| book.cover));
+        Ok(response)
+    }
+}
+
+/// Sets the answer's events' cover (the command's, echoed).
+fn echo_cover(response: &mut BusinessResponse, cover: Option<Cover>) {
+    if let Some(business_response::Result::Events(book)) = &mut response.result {
+        book.cover = cover;
+    }
+}
+
+fn command_book(book: Option<&CommandBook>) -> Result<&CommandBook, ComponentError> {
+    let book = book.ok_or_else(|| ComponentError::from(ComponentErrorKind::NoCommandBook))?;
+    if book.pages.is_empty() {
+        return Err(ComponentErrorKind::NoPages.into());
+    }
+    Ok(book)
+}
+
+/// Dispatches each command page of `book` against `state` (the history's)
+/// and answers with the stamped events (their cover left to the caller), or
+/// the compensation's answer.
+async fn decide<A: Aggregate>(
+    aggregate: &A,
+    book: &CommandBook,
+    mut state: A::State,
+    next: u64,
+) -> Result<BusinessResponse, ComponentError> {
+    let cover = book.cover.as_ref();
+    let first_command = book
         .pages
         .first()
-        .ok_or_else(|| ComponentError::from(ComponentErrorKind::NoPages))?;
-    let (mut state, next) = rebuild_from(aggregate, request.events.as_ref())?;
-    let cover = book.cover.as_ref();
-
-    let first_command = first
-        .command()
+        .and_then(|page| page.command())
         .ok_or_else(|| ComponentError::from(ComponentErrorKind::MissingCommand { page: 0 }))?;
     if first_command.is::<Notification>() {
-        return compensate(aggregate, first_command, state, cover, next).await;
+        // Boxed: a rare path whose future would otherwise widen every call's.
+        return Box::pin(compensate(aggregate, first_command, state, cover, next)).await;
     }
 
     let mut produced = Vec::new();
@@ -54,11 +156,57 @@ pub async fn handle_command<A: Aggregate>(
             .route(&command.type_url)
             .ok_or_else(|| unknown_command(aggregate, &command.type_url))?;
         let context = CommandContext::new(cover, reported_sequence(next, produced.len()));
-        let events = aggregate.handle(route, command, &state, context).await?;
-        apply_produced(aggregate, &mut state, &events)?;
+        let events = aggregate
+            .handle_and_apply(route, command, &mut state, context)
+            .await?;
         produced.extend(events);
     }
-    events_response(aggregate, &state, cover, next, produced)
+    events_response(aggregate, &state, next, produced)
+}
+
+/// Folds a history read in place: the snapshot, then each page above it,
+/// decoded from the request's bytes (through the upcaster when it knows the
+/// type).
+fn fold_view<A: Aggregate>(
+    aggregate: &A,
+    history: &HistoryView<'_>,
+) -> Result<A::State, ComponentError> {
+    let mut state = match &history.snapshot {
+        Some(snapshot) => history::restore_snapshot(
+            || format!("aggregate {}", aggregate.name()),
+            snapshot,
+            |packed| aggregate.restore(packed),
+        )?,
+        None => aggregate.new_state(),
+    };
+    let floor = history.snapshot.as_ref().map(|snapshot| snapshot.sequence);
+    for page in &history.pages {
+        let sequence = page.sequence;
+        if let (Some(floor), Some(sequence)) = (floor, sequence) {
+            if sequence <= floor {
+                continue;
+            }
+        }
+        let event = page
+            .event
+            .ok_or_else(|| ComponentError::from(ComponentErrorKind::MissingEvent { sequence }))?;
+        if angzarr_proto::type_url::matches::<NoOp>(event.type_url) {
+            continue;
+        }
+        let applied = if aggregate.upcasts(event.type_url) {
+            let packed = Any {
+                type_url: event.type_url.to_owned(),
+                value: event.value.to_vec(),
+            };
+            aggregate
+                .upcast(&packed)
+                .and_then(|current| aggregate.apply(&mut state, &current))
+        } else {
+            aggregate.apply_encoded(&mut state, event.type_url, event.value)
+        };
+        applied.map_err(|error| error.at_sequence(sequence))?;
+    }
+    Ok(state)
 }
 
 /// Rebuilds state from a history: the snapshot when present, then every page
@@ -141,14 +289,18 @@ fn apply_produced<A: Aggregate>(
     events: &[Any],
 ) -> Result<(), ComponentError> {
     for event in events {
-        aggregate.apply(state, event).map_err(|error| {
-            ComponentError::internal(format!(
-                "aggregate {} produced an event it cannot apply: {error}",
-                aggregate.name()
-            ))
-        })?;
+        aggregate
+            .apply(state, event)
+            .map_err(|error| unappliable(aggregate.name(), &error))?;
     }
     Ok(())
+}
+
+/// An event a handler produced that its own aggregate cannot apply.
+pub(crate) fn unappliable(aggregate: &str, error: &ComponentError) -> ComponentError {
+    ComponentError::internal(format!(
+        "aggregate {aggregate} produced an event it cannot apply: {error}"
+    ))
 }
 
 async fn compensate<A: Aggregate>(
@@ -183,7 +335,7 @@ async fn compensate<A: Aggregate>(
         .compensate(route, &rejection, &state, context)
         .await?;
     apply_produced(aggregate, &mut state, &events)?;
-    events_response(aggregate, &state, cover, next, events)
+    events_response(aggregate, &state, next, events)
 }
 
 fn unknown_command<A: Aggregate>(aggregate: &A, type_url: &str) -> ComponentError {
@@ -204,12 +356,12 @@ fn unknown_command<A: Aggregate>(aggregate: &A, type_url: &str) -> ComponentErro
     })
 }
 
-/// Stamps produced events (`next + i`, one creation time, the cover echoed)
-/// and adds the new state as a snapshot when the aggregate keeps them.
+/// Stamps produced events (`next + i`, one creation time) and adds the new
+/// state as a snapshot when the aggregate keeps them; the caller echoes the
+/// cover.
 fn events_response<A: Aggregate>(
     aggregate: &A,
     state: &A::State,
-    cover: Option<&Cover>,
     next: u64,
     events: Vec<Any>,
 ) -> Result<BusinessResponse, ComponentError> {
@@ -225,7 +377,7 @@ fn events_response<A: Aggregate>(
     };
     Ok(BusinessResponse {
         result: Some(business_response::Result::Events(EventBook {
-            cover: cover.cloned(),
+            cover: None,
             snapshot,
             pages,
             next_sequence: reported_sequence(next, count),

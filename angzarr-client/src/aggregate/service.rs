@@ -2,16 +2,15 @@
 
 use std::sync::Arc;
 
-use angzarr_proto::command_handler_service_server::{
-    CommandHandlerService, CommandHandlerServiceServer,
-};
+use angzarr_proto::command_handler_service_server::CommandHandlerService;
 use angzarr_proto::AnyExt;
 use angzarr_proto::{
-    BusinessResponse, ContextualCommand, EventBook, FactRequest, ReplayRequest, ReplayResponse,
+    BusinessResponse, CommandBook, ContextualCommand, EventBook, FactRequest, ReplayRequest,
+    ReplayResponse,
 };
 use tonic::{Request, Response, Status};
 
-use super::{runtime, Aggregate};
+use super::{runtime, Aggregate, AggregateServer};
 use crate::observe::{clip, root_hex};
 use crate::unwind::guarded;
 
@@ -49,9 +48,36 @@ impl<A: Aggregate> AggregateService<A> {
     }
 
     /// The tonic server, ready to add to a `tonic::transport::Server`.
-    pub fn into_server(self) -> CommandHandlerServiceServer<Self> {
-        CommandHandlerServiceServer::new(self)
+    pub fn into_server(self) -> AggregateServer<A> {
+        AggregateServer::new(self)
     }
+
+    /// `Handle` on the request's bytes, read in place.
+    pub(crate) async fn handle_encoded(&self, request: &[u8]) -> Result<BusinessResponse, Status> {
+        let received = runtime::Received::read(request).map_err(Status::from)?;
+        let span = handle_span(&*self.aggregate, received.command());
+        // The decision's future is large (history view, state, answer);
+        // boxed once here, the layers above move a pointer, not kilobytes.
+        let decision = Box::pin(received.handle(&*self.aggregate));
+        guarded(span, "command", decision).await
+    }
+}
+
+/// The span of one `Handle` call; its fields cost nothing when it is off.
+fn handle_span<A: Aggregate>(aggregate: &A, book: Option<&CommandBook>) -> tracing::Span {
+    let cover = book.and_then(|book| book.cover.as_ref());
+    tracing::info_span!(
+        "handle",
+        domain = aggregate.domain(),
+        root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
+        correlation_id = &*clip(book.map_or("", |book| book.correlation_id())),
+        command = &*clip(
+            book.and_then(|book| book.first_page())
+                .and_then(|page| page.command())
+                .map_or("", |command| command.type_name())
+        ),
+        sequence = book.map_or(0, |book| book.expected_sequence()),
+    )
 }
 
 impl<A> Clone for AggregateService<A> {
@@ -69,20 +95,7 @@ impl<A: Aggregate> CommandHandlerService for AggregateService<A> {
         request: Request<ContextualCommand>,
     ) -> Result<Response<BusinessResponse>, Status> {
         let command = request.get_ref();
-        let book = command.command.as_ref();
-        let cover = book.and_then(|book| book.cover.as_ref());
-        let span = tracing::info_span!(
-            "handle",
-            domain = self.aggregate.domain(),
-            root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
-            correlation_id = &*clip(book.map_or("", |book| book.correlation_id())),
-            command = &*clip(
-                book.and_then(|book| book.first_page())
-                    .and_then(|page| page.command())
-                    .map_or("", |command| command.type_name())
-            ),
-            sequence = book.map_or(0, |book| book.expected_sequence()),
-        );
+        let span = handle_span(&*self.aggregate, command.command.as_ref());
         guarded(
             span,
             "command",

@@ -75,7 +75,7 @@ impl<K, E: Name> Reaction<K> for Fact<E> {
 
 /// `()` is prost's `google.protobuf.Empty`: as a process event it records
 /// nothing, so `()` means "nothing" for process managers as for sagas.
-impl<M: Name> Reaction<kind::ProcessManager> for M {
+impl<M: Name + 'static> Reaction<kind::ProcessManager> for M {
     fn react(self, effects: &mut Effects) {
         if !super::is_empty_message::<M>() {
             effects.events.push(self.into_event());

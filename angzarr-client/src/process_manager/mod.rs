@@ -104,6 +104,21 @@ pub trait ProcessManager: Send + Sync + 'static {
     /// the state untouched, for event types it does not know.
     fn apply(&self, state: &mut Self::State, event: &Any) -> Result<bool, ComponentError>;
 
+    /// Applies one of its own events given as type URL and encoded payload;
+    /// the default packs an `Any` and calls [`apply`](Self::apply).
+    fn apply_encoded(
+        &self,
+        state: &mut Self::State,
+        type_url: &str,
+        value: &[u8],
+    ) -> Result<bool, ComponentError> {
+        let event = Any {
+            type_url: type_url.to_owned(),
+            value: value.to_vec(),
+        };
+        self.apply(state, &event)
+    }
+
     /// Rejected commands it reacts to, in route order.
     fn rejections(&self) -> &[RejectionRoute] {
         &[]

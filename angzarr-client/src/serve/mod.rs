@@ -503,10 +503,17 @@ pub struct BoundServer {
     grace: Duration,
 }
 
+/// What a listener serves: the routes themselves, or behind the layers the
+/// user added (boxed, as their type varies).
+enum Served {
+    Routes(Routes),
+    Layered(ServedService),
+}
+
 struct BoundListener {
     local: ListenAddress,
     listener: Listener,
-    service: ServedService,
+    service: Served,
     transport: tonic::transport::Server,
     health: HealthReporter,
     health_names: Vec<&'static str>,
@@ -653,12 +660,19 @@ impl BoundListener {
             components.push(registration.label);
             (registration.add)(&mut routes, limit);
         }
-        let service = BoxCloneService::new(
-            layer
-                .layer(routes.routes().prepare())
-                .map_response(|response: Response<ResBody>| response.map(Body::new))
-                .map_err(Into::into),
-        );
+        let routes = routes.routes().prepare();
+        // Without layers, the routes are served as they are: no boxed
+        // future and no second body wrapper per call.
+        let service = if std::any::TypeId::of::<L>() == std::any::TypeId::of::<Identity>() {
+            Served::Routes(routes)
+        } else {
+            Served::Layered(BoxCloneService::new(
+                layer
+                    .layer(routes)
+                    .map_response(|response: Response<ResBody>| response.map(Body::new))
+                    .map_err(Into::into),
+            ))
+        };
 
         let mut transport = tonic::transport::Server::builder();
         #[cfg(feature = "tls")]
@@ -690,25 +704,40 @@ impl BoundListener {
             transport,
             ..
         } = self;
-        match listener {
-            Listener::Tcp(listener) => {
+        match (listener, service) {
+            (Listener::Tcp(listener), service) => {
                 // Without TCP_NODELAY, small responses wait for delayed ACKs
                 // (about 40 ms per call on Linux).
                 let incoming = TcpListenerStream::new(listener).map(|accepted| {
                     accepted.and_then(|stream| stream.set_nodelay(true).map(|()| stream))
                 });
-                transport
-                    .serve_with_incoming_shutdown(service, incoming, stopped)
-                    .await?;
+                match service {
+                    Served::Routes(routes) => {
+                        transport
+                            .serve_with_incoming_shutdown(routes, incoming, stopped)
+                            .await?
+                    }
+                    Served::Layered(layered) => {
+                        transport
+                            .serve_with_incoming_shutdown(layered, incoming, stopped)
+                            .await?
+                    }
+                }
             }
-            Listener::Unix(listener, _) => {
-                transport
-                    .serve_with_incoming_shutdown(
-                        service,
-                        UnixListenerStream::new(listener),
-                        stopped,
-                    )
-                    .await?;
+            (Listener::Unix(listener, _), service) => {
+                let incoming = UnixListenerStream::new(listener);
+                match service {
+                    Served::Routes(routes) => {
+                        transport
+                            .serve_with_incoming_shutdown(routes, incoming, stopped)
+                            .await?
+                    }
+                    Served::Layered(layered) => {
+                        transport
+                            .serve_with_incoming_shutdown(layered, incoming, stopped)
+                            .await?
+                    }
+                }
             }
         }
         Ok(())
