@@ -34,6 +34,14 @@ pub(crate) fn decode_event_bytes<E: prost::Name + Default>(
 }
 
 /// Unpacks a snapshot's state as `S`.
+/// A page read in place, packed as an owned `Any` (for code that takes one).
+pub(crate) fn packed(type_url: &str, value: &[u8]) -> Any {
+    Any {
+        type_url: type_url.to_owned(),
+        value: value.to_vec(),
+    }
+}
+
 pub(crate) fn decode_state<S: prost::Name + Default>(packed: &Any) -> Result<S, ComponentError> {
     packed.unpack::<S>().map_err(|error| {
         ComponentError::from(ComponentErrorKind::UndecodableSnapshot {

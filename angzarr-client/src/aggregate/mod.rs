@@ -71,11 +71,7 @@ pub trait Aggregate: Send + Sync + 'static {
         type_url: &str,
         value: &[u8],
     ) -> Result<bool, ComponentError> {
-        let event = Any {
-            type_url: type_url.to_owned(),
-            value: value.to_vec(),
-        };
-        self.apply(state, &event)
+        self.apply(state, &crate::decode::packed(type_url, value))
     }
 
     /// Whether [`upcast`](Self::upcast) may change events of this type (then

@@ -171,14 +171,7 @@ fn fold_view<A: Aggregate>(
     aggregate: &A,
     history: &HistoryView<'_>,
 ) -> Result<A::State, ComponentError> {
-    let mut state = match &history.snapshot {
-        Some(snapshot) => history::restore_snapshot(
-            || format!("aggregate {}", aggregate.name()),
-            snapshot,
-            |packed| aggregate.restore(packed),
-        )?,
-        None => aggregate.new_state(),
-    };
+    let mut state = starting_state(aggregate, history.snapshot.as_ref())?;
     let floor = history.snapshot.as_ref().map(|snapshot| snapshot.sequence);
     for page in &history.pages {
         let sequence = page.sequence;
@@ -194,10 +187,7 @@ fn fold_view<A: Aggregate>(
             continue;
         }
         let applied = if aggregate.upcasts(event.type_url) {
-            let packed = Any {
-                type_url: event.type_url.to_owned(),
-                value: event.value.to_vec(),
-            };
+            let packed = crate::decode::packed(event.type_url, event.value);
             aggregate
                 .upcast(&packed)
                 .and_then(|current| aggregate.apply(&mut state, &current))
@@ -267,20 +257,28 @@ fn fold<A: Aggregate>(
     snapshot: Option<&Snapshot>,
     pages: &[EventPage],
 ) -> Result<A::State, ComponentError> {
-    let mut state = match snapshot {
-        Some(snapshot) => history::restore_snapshot(
-            || format!("aggregate {}", aggregate.name()),
-            snapshot,
-            |packed| aggregate.restore(packed),
-        )?,
-        None => aggregate.new_state(),
-    };
+    let mut state = starting_state(aggregate, snapshot)?;
     let floor = snapshot.map(|snapshot| snapshot.sequence);
     history::fold_pages(pages, floor, |event| {
         let event = aggregate.upcast(event)?;
         aggregate.apply(&mut state, &event).map(drop)
     })?;
     Ok(state)
+}
+
+/// The state a history starts from: its snapshot's, or the empty state.
+fn starting_state<A: Aggregate>(
+    aggregate: &A,
+    snapshot: Option<&Snapshot>,
+) -> Result<A::State, ComponentError> {
+    match snapshot {
+        Some(snapshot) => history::restore_snapshot(
+            || format!("aggregate {}", aggregate.name()),
+            snapshot,
+            |packed| aggregate.restore(packed),
+        ),
+        None => Ok(aggregate.new_state()),
+    }
 }
 
 fn apply_produced<A: Aggregate>(

@@ -112,11 +112,7 @@ pub trait ProcessManager: Send + Sync + 'static {
         type_url: &str,
         value: &[u8],
     ) -> Result<bool, ComponentError> {
-        let event = Any {
-            type_url: type_url.to_owned(),
-            value: value.to_vec(),
-        };
-        self.apply(state, &event)
+        self.apply(state, &crate::decode::packed(type_url, value))
     }
 
     /// Rejected commands it reacts to, in route order.

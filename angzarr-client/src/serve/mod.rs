@@ -704,43 +704,53 @@ impl BoundListener {
             transport,
             ..
         } = self;
-        match (listener, service) {
-            (Listener::Tcp(listener), service) => {
+        match listener {
+            Listener::Tcp(listener) => {
                 // Without TCP_NODELAY, small responses wait for delayed ACKs
                 // (about 40 ms per call on Linux).
                 let incoming = TcpListenerStream::new(listener).map(|accepted| {
                     accepted.and_then(|stream| stream.set_nodelay(true).map(|()| stream))
                 });
-                match service {
-                    Served::Routes(routes) => {
-                        transport
-                            .serve_with_incoming_shutdown(routes, incoming, stopped)
-                            .await?
-                    }
-                    Served::Layered(layered) => {
-                        transport
-                            .serve_with_incoming_shutdown(layered, incoming, stopped)
-                            .await?
-                    }
-                }
+                service.serve(transport, incoming, stopped).await?;
             }
-            (Listener::Unix(listener, _), service) => {
+            Listener::Unix(listener, _) => {
                 let incoming = UnixListenerStream::new(listener);
-                match service {
-                    Served::Routes(routes) => {
-                        transport
-                            .serve_with_incoming_shutdown(routes, incoming, stopped)
-                            .await?
-                    }
-                    Served::Layered(layered) => {
-                        transport
-                            .serve_with_incoming_shutdown(layered, incoming, stopped)
-                            .await?
-                    }
-                }
+                service.serve(transport, incoming, stopped).await?;
             }
         }
         Ok(())
+    }
+}
+
+impl Served {
+    /// Serves the connections `incoming` yields until `stopped`.
+    async fn serve<I, IO>(
+        self,
+        transport: tonic::transport::Server,
+        incoming: I,
+        stopped: impl Future<Output = ()>,
+    ) -> Result<(), tonic::transport::Error>
+    where
+        I: tokio_stream::Stream<Item = std::io::Result<IO>>,
+        IO: tokio::io::AsyncRead
+            + tokio::io::AsyncWrite
+            + tonic::transport::server::Connected
+            + Unpin
+            + Send
+            + 'static,
+    {
+        match self {
+            Served::Routes(routes) => {
+                transport
+                    .serve_with_incoming_shutdown(routes, incoming, stopped)
+                    .await
+            }
+            Served::Layered(layered) => {
+                transport
+                    .serve_with_incoming_shutdown(layered, incoming, stopped)
+                    .await
+            }
+        }
     }
 }
 
