@@ -51,6 +51,76 @@ impl Faulty {
     }
 }
 
+/// An aggregate whose handlers never await, one of which panics: it is
+/// decided in place, without a future of its own.
+struct Brittle;
+
+#[aggregate(domain = "brittle", state = examples::proto::PlayerState)]
+impl Brittle {
+    #[handles(SitOut)]
+    fn sit_out(&self, _cmd: SitOut) -> PlayerSittingOut {
+        panic!("the chair broke");
+    }
+
+    #[handles(SitIn)]
+    fn sit_in(&self, cmd: SitIn) -> PlayerReturningToPlay {
+        PlayerReturningToPlay {
+            table_root: cmd.table_root,
+            sat_in_at: None,
+        }
+    }
+}
+
+/// [`Faulty`] claiming its handlers never await, though one does.
+struct Impatient;
+
+impl angzarr_client::Aggregate for Impatient {
+    type State = examples::proto::PlayerState;
+
+    fn name(&self) -> &str {
+        "Impatient"
+    }
+
+    fn domain(&self) -> &str {
+        "faulty"
+    }
+
+    fn new_state(&self) -> Self::State {
+        Faulty.new_state()
+    }
+
+    fn commands(&self) -> &[angzarr_client::MessageName] {
+        Faulty.commands()
+    }
+
+    fn events(&self) -> &[angzarr_client::MessageName] {
+        Faulty.events()
+    }
+
+    fn apply(
+        &self,
+        state: &mut Self::State,
+        event: &Any,
+    ) -> Result<bool, angzarr_client::ComponentError> {
+        Faulty.apply(state, event)
+    }
+
+    fn synchronous(&self) -> bool {
+        true
+    }
+
+    fn handle<'a>(
+        &'a self,
+        route: usize,
+        command: &'a Any,
+        state: &'a Self::State,
+        context: angzarr_client::CommandContext<'a>,
+    ) -> impl std::future::Future<Output = Result<Vec<Any>, angzarr_client::ComponentError>> + Send + 'a
+    {
+        Faulty.handle(route, command, state, context)
+    }
+}
+
 struct Running {
     channel: Channel,
     stop: oneshot::Sender<()>,
@@ -330,6 +400,73 @@ async fn a_panicking_handler_fails_its_call_only() {
         ))
         .await;
     assert!(after.is_ok(), "the next call succeeds: {after:?}");
+}
+
+#[test]
+fn aggregates_without_async_handlers_are_synchronous() {
+    use angzarr_client::Aggregate;
+    assert!(Player.synchronous());
+    assert!(Brittle.synchronous());
+    assert!(!Faulty.synchronous(), "sit_in is async");
+    let router = CommandRouter::new("counter", examples::proto::PlayerState::default);
+    assert!(router.synchronous());
+}
+
+#[tokio::test]
+async fn a_panic_decided_in_place_fails_its_call_only() {
+    let running = start(Server::new().aggregate(Brittle)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let status = client
+        .handle(contextual("brittle", vec![], Any::pack(&SitOut::default())))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(
+        status.message(),
+        "internal error: the handler panicked: the chair broke"
+    );
+
+    let after = client
+        .handle(contextual(
+            "brittle",
+            vec![],
+            Any::pack(&SitIn {
+                table_root: vec![1],
+            }),
+        ))
+        .await
+        .expect("the next call succeeds")
+        .into_inner();
+    let Some(angzarr_client::proto::business_response::Result::Events(book)) = after.result else {
+        panic!("events expected: {after:?}");
+    };
+    assert_eq!(book.pages.len(), 1);
+    assert_eq!(book.pages[0].sequence(), Some(0));
+}
+
+#[tokio::test]
+async fn a_synchronous_aggregate_that_awaits_fails_with_internal() {
+    let running = start(Server::new().aggregate(Impatient)).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    let request = contextual(
+        "faulty",
+        vec![],
+        Any::pack(&SitIn {
+            table_root: vec![1],
+        }),
+    );
+    let expected =
+        "internal error: aggregate Impatient declares itself synchronous, but a handler awaited";
+    expect_status(&mut client, request.clone(), Code::Internal, expected).await;
+
+    // The same in process, where the request arrives decoded.
+    use angzarr_client::proto::command_handler_service_server::CommandHandlerService;
+    let service = angzarr_client::AggregateService::new(Impatient);
+    let status = CommandHandlerService::handle(&service, tonic::Request::new(request))
+        .await
+        .expect_err("refused in process too");
+    assert_eq!(status.code(), Code::Internal);
+    assert_eq!(status.message(), expected);
 }
 
 #[tokio::test]

@@ -21,6 +21,28 @@ pub(crate) async fn guarded<T>(
     work: impl Future<Output = Result<T, ComponentError>>,
 ) -> Result<T, tonic::Status> {
     let outcome = catch_unwind_async(work).instrument(span.clone()).await;
+    concluded(&span, subject, outcome)
+}
+
+/// [`guarded`] for work done at once, without awaiting.
+pub(crate) fn guarded_now<T>(
+    span: &tracing::Span,
+    subject: &'static str,
+    work: impl FnOnce() -> Result<T, ComponentError>,
+) -> Result<T, tonic::Status> {
+    let outcome = span
+        .in_scope(|| catch_unwind(AssertUnwindSafe(work)))
+        .map_err(|payload| panic_message(payload.as_ref()));
+    concluded(span, subject, outcome)
+}
+
+/// The call's answer from its work's outcome (`Err` holding a panic's
+/// message), logged inside `span`.
+fn concluded<T>(
+    span: &tracing::Span,
+    subject: &'static str,
+    outcome: Result<Result<T, ComponentError>, String>,
+) -> Result<T, tonic::Status> {
     let _entered = span.enter();
     let result = outcome.unwrap_or_else(|panic| {
         Err(ComponentError::internal(format!(
@@ -71,6 +93,16 @@ pub(crate) fn panic_message(payload: &(dyn PanicPayload + Send)) -> String {
 mod tests {
     use super::*;
     use crate::testing::block_on;
+
+    #[test]
+    fn a_panic_at_once_becomes_internal() {
+        let span = tracing::Span::none();
+        let status = guarded_now::<()>(&span, "command", || panic!("boom {}", 8))
+            .expect_err("a panic fails the call");
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert_eq!(status.message(), "internal error: the handler panicked: boom 8");
+        assert_eq!(guarded_now(&span, "command", || Ok(5)).ok(), Some(5));
+    }
 
     #[test]
     fn a_panic_becomes_its_message() {

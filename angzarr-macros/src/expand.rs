@@ -473,6 +473,19 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
             ::core::option::Option::Some(#index) => ::core::option::Option::Some(#private::describe::<#ty>(event)),
         }
     });
+    // No `async` handler: every dispatch future is `ready`, and the server
+    // may decide in place.
+    let synchronous = !model
+        .handlers
+        .iter()
+        .map(|handler| &handler.call)
+        .chain(
+            model
+                .compensators
+                .iter()
+                .map(|compensator| &compensator.call),
+        )
+        .any(|call| call.is_async);
     let upcast = match model.args.upcaster.as_ref() {
         Some(upcaster) => quote_spanned! {upcaster.span()=>
             fn upcast<'e>(
@@ -532,6 +545,10 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
 
             fn commands(&self) -> &[#private::MessageName] {
                 COMMANDS
+            }
+
+            fn synchronous(&self) -> bool {
+                #synchronous
             }
 
             fn handle<'a>(

@@ -82,6 +82,19 @@ pub trait Aggregate: Send + Sync + 'static {
         true
     }
 
+    /// Whether every command and compensation handler completes without
+    /// awaiting, so that the futures of [`handle`](Self::handle),
+    /// [`handle_and_apply`](Self::handle_and_apply) and
+    /// [`compensate`](Self::compensate) are ready when first polled. The
+    /// server then decides a command in place, with no future to allocate
+    /// and poll. The default, `false`, is always correct; `#[aggregate]`
+    /// answers `true` when no handler is `async`, [`CommandRouter`] always.
+    /// Served (over gRPC or in process), an implementation answering `true`
+    /// whose future is not ready fails that command with INTERNAL.
+    fn synchronous(&self) -> bool {
+        false
+    }
+
     /// Runs the handler of `route` (from [`route`](Self::route)) and returns the
     /// events it produced, packed, in order.
     fn handle<'a>(

@@ -309,6 +309,10 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
             .is_some_and(|(_, upcasts)| upcasts(type_url))
     }
 
+    fn synchronous(&self) -> bool {
+        true
+    }
+
     fn handle<'a>(
         &'a self,
         route: usize,

@@ -14,6 +14,10 @@
 //! Sequences are checked, not saturated: a history that has used the last
 //! `u32` sequence answers OUT_OF_RANGE instead of repeating one.
 
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
 use angzarr_proto::view::{ContextualCommandView, HistoryView};
 use angzarr_proto::{
     business_response, Any, AnyExt, BusinessResponse, CommandBook, ContextualCommand, Cover,
@@ -80,6 +84,15 @@ impl<'a> Received<'a> {
         }
     }
 
+    /// Decides it at once, for an aggregate whose handlers never await
+    /// ([`Aggregate::synchronous`]).
+    pub(crate) fn handle_now<A: Aggregate>(
+        self,
+        aggregate: &A,
+    ) -> Result<BusinessResponse, ComponentError> {
+        at_once(aggregate, self.handle(aggregate))
+    }
+
     /// Decides it.
     pub(crate) async fn handle<A: Aggregate>(
         self,
@@ -109,6 +122,22 @@ impl<'a> Received<'a> {
         // The request is ours: its cover moves into the answer.
         echo_cover(&mut response, view.command.and_then(|book| book.cover));
         Ok(response)
+    }
+}
+
+/// The outcome of `work` done by an aggregate whose handlers never await
+/// ([`Aggregate::synchronous`]): the future lives on the stack and is polled
+/// once, nothing allocated for it. INTERNAL if it is not ready.
+pub(crate) fn at_once<A: Aggregate, T>(
+    aggregate: &A,
+    work: impl Future<Output = Result<T, ComponentError>>,
+) -> Result<T, ComponentError> {
+    match pin!(work).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(outcome) => outcome,
+        Poll::Pending => Err(ComponentError::internal(format!(
+            "aggregate {} declares itself synchronous, but a handler awaited",
+            aggregate.name()
+        ))),
     }
 }
 

@@ -4,6 +4,8 @@
 //! generated server.
 
 use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use angzarr_proto::command_handler_service_server::CommandHandlerServiceServer;
@@ -114,16 +116,41 @@ struct HandleSvc<A>(AggregateService<A>);
 
 impl<A: Aggregate> tonic::server::UnaryService<Bytes> for HandleSvc<A> {
     type Response = BusinessResponse;
-    type Future = BoxFuture<Response<BusinessResponse>, Status>;
+    type Future = Answer;
 
-    fn call(&mut self, request: Request<Bytes>) -> Self::Future {
+    fn call(&mut self, request: Request<Bytes>) -> Answer {
+        if self.0.aggregate().synchronous() {
+            let answer = self.0.handle_now(request.get_ref());
+            return Answer::Now(ready(answer.map(Response::new)));
+        }
         let service = self.0.clone();
-        Box::pin(async move {
+        Answer::Later(Box::pin(async move {
             service
                 .handle_encoded(request.get_ref())
                 .await
                 .map(Response::new)
-        })
+        }))
+    }
+}
+
+/// A `Handle` call's answer: decided already (handlers that never await),
+/// or still being decided.
+// The answer sits inside the call's one boxed future; boxing it as well
+// would add an allocation to every call.
+#[allow(clippy::large_enum_variant)]
+enum Answer {
+    Now(Ready<Result<Response<BusinessResponse>, Status>>),
+    Later(BoxFuture<Response<BusinessResponse>, Status>),
+}
+
+impl Future for Answer {
+    type Output = Result<Response<BusinessResponse>, Status>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Answer::Now(answer) => Pin::new(answer).poll(cx),
+            Answer::Later(answer) => answer.as_mut().poll(cx),
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::{runtime, Aggregate, AggregateServer};
 use crate::observe::{clip, root_hex};
-use crate::unwind::guarded;
+use crate::unwind::{guarded, guarded_now};
 
 /// Serves an [`Aggregate`] as `angzarr.CommandHandlerService`: `Handle`
 /// decides commands, `HandleFact` records facts unchanged, `Replay` folds
@@ -50,6 +50,14 @@ impl<A: Aggregate> AggregateService<A> {
     /// The tonic server, ready to add to a `tonic::transport::Server`.
     pub fn into_server(self) -> AggregateServer<A> {
         AggregateServer::new(self)
+    }
+
+    /// `Handle` on the request's bytes, read in place and decided at once:
+    /// for aggregates whose handlers never await.
+    pub(crate) fn handle_now(&self, request: &[u8]) -> Result<BusinessResponse, Status> {
+        let received = runtime::Received::read(request).map_err(Status::from)?;
+        let span = handle_span(&*self.aggregate, received.command());
+        guarded_now(&span, "command", || received.handle_now(&*self.aggregate))
     }
 
     /// `Handle` on the request's bytes, read in place.
@@ -94,15 +102,15 @@ impl<A: Aggregate> CommandHandlerService for AggregateService<A> {
         &self,
         request: Request<ContextualCommand>,
     ) -> Result<Response<BusinessResponse>, Status> {
+        let aggregate = &*self.aggregate;
         let command = request.get_ref();
-        let span = handle_span(&*self.aggregate, command.command.as_ref());
-        guarded(
-            span,
-            "command",
-            runtime::handle_command(&*self.aggregate, command),
-        )
-        .await
-        .map(Response::new)
+        let span = handle_span(aggregate, command.command.as_ref());
+        let decision = runtime::handle_command(aggregate, command);
+        if aggregate.synchronous() {
+            return guarded_now(&span, "command", || runtime::at_once(aggregate, decision))
+                .map(Response::new);
+        }
+        guarded(span, "command", decision).await.map(Response::new)
     }
 
     async fn handle_fact(
