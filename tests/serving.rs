@@ -376,30 +376,54 @@ async fn oversized_messages_are_refused() {
         .is_ok());
 }
 
-#[tokio::test]
-async fn a_panicking_handler_fails_its_call_only() {
-    let running = start(Server::new().aggregate(Faulty)).await;
+/// A panic in `domain`'s SitOut handler fails that call with INTERNAL
+/// naming the panic, and the next call (SitIn) is answered with its event.
+async fn a_panic_fails_its_call_only(server: Server, domain: &str, panic: &str) {
+    let running = start(server).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
     let status = client
-        .handle(contextual("faulty", vec![], Any::pack(&SitOut::default())))
+        .handle(contextual(domain, vec![], Any::pack(&SitOut::default())))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Internal);
     assert_eq!(
         status.message(),
-        "internal error: the handler panicked: the table collapsed"
+        format!("internal error: the handler panicked: {panic}")
     );
 
+    let sit_in = Any::pack(&SitIn {
+        table_root: vec![1],
+    });
     let after = client
-        .handle(contextual(
-            "faulty",
-            vec![],
-            Any::pack(&SitIn {
-                table_root: vec![1],
-            }),
-        ))
-        .await;
-    assert!(after.is_ok(), "the next call succeeds: {after:?}");
+        .handle(contextual(domain, vec![], sit_in))
+        .await
+        .expect("the next call succeeds")
+        .into_inner();
+    let Some(angzarr_client::proto::business_response::Result::Events(book)) = after.result else {
+        panic!("events expected: {after:?}");
+    };
+    assert_eq!(book.pages.len(), 1);
+    assert_eq!(book.pages[0].sequence(), Some(0));
+}
+
+#[tokio::test]
+async fn a_panicking_handler_fails_its_call_only() {
+    a_panic_fails_its_call_only(
+        Server::new().aggregate(Faulty),
+        "faulty",
+        "the table collapsed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_panic_decided_in_place_fails_its_call_only() {
+    a_panic_fails_its_call_only(
+        Server::new().aggregate(Brittle),
+        "brittle",
+        "the chair broke",
+    )
+    .await;
 }
 
 #[test]
@@ -410,38 +434,6 @@ fn aggregates_without_async_handlers_are_synchronous() {
     assert!(!Faulty.synchronous(), "sit_in is async");
     let router = CommandRouter::new("counter", examples::proto::PlayerState::default);
     assert!(router.synchronous());
-}
-
-#[tokio::test]
-async fn a_panic_decided_in_place_fails_its_call_only() {
-    let running = start(Server::new().aggregate(Brittle)).await;
-    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
-    let status = client
-        .handle(contextual("brittle", vec![], Any::pack(&SitOut::default())))
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Internal);
-    assert_eq!(
-        status.message(),
-        "internal error: the handler panicked: the chair broke"
-    );
-
-    let after = client
-        .handle(contextual(
-            "brittle",
-            vec![],
-            Any::pack(&SitIn {
-                table_root: vec![1],
-            }),
-        ))
-        .await
-        .expect("the next call succeeds")
-        .into_inner();
-    let Some(angzarr_client::proto::business_response::Result::Events(book)) = after.result else {
-        panic!("events expected: {after:?}");
-    };
-    assert_eq!(book.pages.len(), 1);
-    assert_eq!(book.pages[0].sequence(), Some(0));
 }
 
 #[tokio::test]

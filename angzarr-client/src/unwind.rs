@@ -100,7 +100,10 @@ mod tests {
         let status = guarded_now::<()>(&span, "command", || panic!("boom {}", 8))
             .expect_err("a panic fails the call");
         assert_eq!(status.code(), tonic::Code::Internal);
-        assert_eq!(status.message(), "internal error: the handler panicked: boom 8");
+        assert_eq!(
+            status.message(),
+            "internal error: the handler panicked: boom 8"
+        );
         assert_eq!(guarded_now(&span, "command", || Ok(5)).ok(), Some(5));
     }
 
