@@ -59,11 +59,11 @@ struct Releaser;
 #[saga(name = "releaser", source = "table", target = "player")]
 impl Releaser {
     #[handles(FundsReserved)]
-    fn release(&self, event: &FundsReserved, ctx: &SagaContext) -> Command<ReleaseFunds> {
+    fn release(&self, event: FundsReserved, ctx: &SagaContext) -> Command<ReleaseFunds> {
         Command::new(
             ctx.root(),
             ReleaseFunds {
-                table_root: event.table_root.clone(),
+                table_root: event.table_root,
             },
         )
     }

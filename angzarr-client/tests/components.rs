@@ -176,6 +176,65 @@ fn a_saga_rejection_and_bad_input_are_clear_errors() {
     assert_eq!(missing.to_string(), "SagaHandleRequest has no source");
 }
 
+/// A book of `pages` pages where those `handled` names are `Seated` (one
+/// command each) and the rest `Left` without chips (no command).
+fn table_book(pages: u32, handled: impl Fn(u32) -> bool) -> SagaHandleRequest {
+    let pages = (0..pages)
+        .map(|sequence| {
+            let event = if handled(sequence) {
+                Any::pack(&seated(sequence as u8, i64::from(sequence)))
+            } else {
+                Any::pack(&Left::default())
+            };
+            EventPage::new(sequence, event)
+        })
+        .collect();
+    SagaHandleRequest {
+        source: Some(EventBook {
+            cover: Some(Cover::new("table", root(9))),
+            pages,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_saga_answers_long_books_in_order_without_reserving_for_events_it_ignores() {
+    // Every page handled, past the books reserved up front.
+    let every = block_on(angzarr_client::saga::runtime::handle(
+        &TablePlayerSaga,
+        &table_book(1_000, |_| true),
+    ))
+    .expect("handled");
+    let amounts: Vec<i64> = every
+        .commands
+        .iter()
+        .map(|book| {
+            book.pages[0]
+                .command()
+                .unwrap()
+                .unpack::<Reserve>()
+                .unwrap()
+                .amount
+        })
+        .collect();
+    assert_eq!(amounts, (0..1_000).collect::<Vec<i64>>());
+
+    // One page handled of 10,000: room for a bounded number of books only.
+    let sparse = block_on(angzarr_client::saga::runtime::handle(
+        &TablePlayerSaga,
+        &table_book(10_000, |sequence| sequence == 0),
+    ))
+    .expect("handled");
+    assert_eq!(sparse.commands.len(), 1);
+    assert!(
+        sparse.commands.capacity() <= 256,
+        "{} books reserved",
+        sparse.commands.capacity()
+    );
+}
+
 #[test]
 fn a_saga_ignores_what_it_does_not_consume() {
     let other_domain = EventBook {

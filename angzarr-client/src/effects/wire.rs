@@ -92,29 +92,38 @@ impl Origin<'_> {
         &self,
         commands: Vec<PackedCommand>,
     ) -> Result<Vec<CommandBook>, ComponentError> {
-        commands
-            .into_iter()
-            .map(|command| {
-                let domain = self.target(command.domain.as_deref(), "command")?;
-                Ok(CommandBook {
-                    cover: Some(self.cover(domain, command.root)),
-                    pages: vec![CommandPage {
-                        header: Some(PageHeader {
-                            sequence_type: Some(page_header::SequenceType::AngzarrDeferred(
-                                AngzarrDeferredSequence {
-                                    source: Some(self.source.clone()),
-                                    source_seq: self.source_seq,
-                                },
-                            )),
-                        }),
-                        merge_strategy: 0,
-                        payload: Some(angzarr_proto::command_page::Payload::Command(
-                            command.command,
+        let mut books = Vec::with_capacity(commands.len());
+        self.add_command_books(commands, &mut books)?;
+        Ok(books)
+    }
+
+    /// [`command_books`](Self::command_books), added to `books`.
+    pub fn add_command_books(
+        &self,
+        commands: impl IntoIterator<Item = PackedCommand>,
+        books: &mut Vec<CommandBook>,
+    ) -> Result<(), ComponentError> {
+        for command in commands {
+            let domain = self.target(command.domain.as_deref(), "command")?;
+            books.push(CommandBook {
+                cover: Some(self.cover(domain, command.root)),
+                pages: vec![CommandPage {
+                    header: Some(PageHeader {
+                        sequence_type: Some(page_header::SequenceType::AngzarrDeferred(
+                            AngzarrDeferredSequence {
+                                source: Some(self.source.clone()),
+                                source_seq: self.source_seq,
+                            },
                         )),
-                    }],
-                })
-            })
-            .collect()
+                    }),
+                    merge_strategy: 0,
+                    payload: Some(angzarr_proto::command_page::Payload::Command(
+                        command.command,
+                    )),
+                }],
+            });
+        }
+        Ok(())
     }
 
     /// One event book per fact, its page marked with the fact's external id.

@@ -17,6 +17,9 @@ use crate::consume;
 use crate::effects::wire::Origin;
 use crate::{ComponentError, ComponentErrorKind, ComponentKind, Effects};
 
+/// The most command books reserved ahead of a book's handling.
+const EXPECTED_BOOKS_CAP: usize = 256;
+
 /// Answers `SagaService.Handle`.
 pub async fn handle<S: Saga>(
     saga: &S,
@@ -39,8 +42,20 @@ pub async fn handle<S: Saga>(
     }
 
     let root = cover.root_uuid().unwrap_or_default();
+    let source_seq = source.last_sequence().unwrap_or(0);
+    let origin = Origin {
+        kind: ComponentKind::Saga,
+        component: saga.name(),
+        targets: saga.targets(),
+        source: cover,
+        source_seq,
+        trigger: cover,
+        trigger_seq: source_seq,
+    };
+    let mut commands = Vec::new();
     let mut effects = Effects::new();
-    for delivered in consume::events(source) {
+    let pages = source.pages.len();
+    for (index, delivered) in consume::events(source).enumerate() {
         if delivered.is_notification() {
             continue;
         }
@@ -52,6 +67,19 @@ pub async fn handle<S: Saga>(
         saga.handle(route, delivered.event, context, &mut effects)
             .await
             .map_err(|error| error.at_sequence(sequence))?;
+        // Each page's commands become books at once: the scratch list
+        // stays as short as one page's output, and warm in cache.
+        if commands.capacity() == 0 && !effects.commands.is_empty() {
+            // Sagas typically answer each event they handle alike: room for
+            // that many books up front (bounded, for sagas that handle few
+            // of many events), so that they are not moved as the list grows.
+            let expected = effects
+                .commands
+                .len()
+                .saturating_mul(pages.saturating_sub(index));
+            commands.reserve(expected.min(EXPECTED_BOOKS_CAP));
+        }
+        origin.add_command_books(effects.commands.drain(..), &mut commands)?;
     }
     if !effects.events.is_empty() {
         return Err(ComponentError::internal(format!(
@@ -59,19 +87,8 @@ pub async fn handle<S: Saga>(
             saga.name()
         )));
     }
-
-    let source_seq = source.last_sequence().unwrap_or(0);
-    let origin = Origin {
-        kind: ComponentKind::Saga,
-        component: saga.name(),
-        targets: saga.targets(),
-        source: cover,
-        source_seq,
-        trigger: cover,
-        trigger_seq: source_seq,
-    };
     Ok(SagaResponse {
-        commands: origin.command_books(effects.commands)?,
+        commands,
         events: origin.fact_books(effects.facts)?,
     })
 }

@@ -22,13 +22,19 @@ pub fn upcast_event<'e, U: Upcaster>(
     upcaster: &U,
     event: &'e Any,
 ) -> Result<Cow<'e, Any>, ComponentError> {
-    let Some(route) = upcaster.route(&event.type_url) else {
-        return Ok(Cow::Borrowed(event));
-    };
+    match upcaster.route(&event.type_url) {
+        None => Ok(Cow::Borrowed(event)),
+        Some(route) => upgrade(upcaster, route, event).map(Cow::Owned),
+    }
+}
+
+/// Upgrades `event`, which the rule of `route` matches, through every rule
+/// that matches what comes out, until none does.
+fn upgrade<U: Upcaster>(upcaster: &U, route: usize, event: &Any) -> Result<Any, ComponentError> {
     let mut current = upcaster.upcast(route, event)?;
     for _ in 0..upcaster.sources().len() {
         match upcaster.route(&current.type_url) {
-            None => return Ok(Cow::Owned(current)),
+            None => return Ok(current),
             Some(route) => current = upcaster.upcast(route, &current)?,
         }
     }
@@ -56,13 +62,13 @@ pub fn upcast<U: Upcaster>(
         let Some(event_page::Payload::Event(event)) = payload else {
             continue;
         };
+        let Some(route) = upcaster.route(&event.type_url) else {
+            continue;
+        };
         // The header is read only to name a failing page: upcasting touches
         // nothing but the payloads it rewrites.
-        let upgraded = upcast_event(upcaster, event)
+        *event = upgrade(upcaster, route, event)
             .map_err(|error| error.at_sequence(header.as_ref().and_then(PageHeader::sequence)))?;
-        if let Cow::Owned(upgraded) = upgraded {
-            *event = upgraded;
-        }
     }
     Ok(UpcastResponse { events })
 }
