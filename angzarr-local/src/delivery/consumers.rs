@@ -109,8 +109,13 @@ enum Emitted {
 }
 
 impl Coordinator {
-    /// Delivers a claimed book to every consumer the claim reaches, in
-    /// registration order, then settles the claim.
+    /// Delivers a claimed book to every consumer the claim reaches, then
+    /// settles the claim: projectors first, then sagas and process managers,
+    /// each in registration order. Projectors see the book before anything
+    /// it causes is stored, so that a read model receives each aggregate's
+    /// books in order even when a cascade writes to the same aggregate again
+    /// (a read model that skips what is at or below its stored position
+    /// would otherwise lose the earlier book).
     pub(crate) fn deliver_claimed<'a>(
         &'a self,
         claim: ClaimGuard,
@@ -123,14 +128,18 @@ impl Coordinator {
                 SyncReach::Projectors => Path::Simple,
                 SyncReach::Everyone => Path::Cascade(mode),
             };
-            let consumers: Vec<Arc<Consumer>> = self
+            let mut consumers: Vec<Arc<Consumer>> = self
                 .registry()
                 .consumers
                 .iter()
                 .filter(|consumer| super::claims::covers(claim.reach(), consumer))
                 .filter(|consumer| consumer.wants(book))
+                .filter(|consumer| !report.left_to_outbox.contains(&consumer.index))
                 .cloned()
                 .collect();
+            // Stable: registration order within each group.
+            consumers
+                .sort_by_key(|consumer| !matches!(consumer.logic, ConsumerLogic::Projector(_)));
             for consumer in consumers {
                 if report.stopped {
                     break;
@@ -151,14 +160,17 @@ impl Coordinator {
                                 // aggregate: the outbox does not retry it.
                                 match self.compensate_failure(&consumer, book, &status).await {
                                     Ok(()) => claim.handled(consumer.index),
-                                    Err(failed) => tracing::warn!(
-                                        consumer = %consumer.name,
-                                        error = failed.message(),
-                                        "the failure could not be compensated: the outbox retries the book"
-                                    ),
+                                    Err(failed) => {
+                                        tracing::warn!(
+                                            consumer = %consumer.name,
+                                            error = failed.message(),
+                                            "the failure could not be compensated: the outbox retries the book"
+                                        );
+                                        report.left_to_outbox.push(consumer.index);
+                                    }
                                 }
                             }
-                            _ => {}
+                            _ => report.left_to_outbox.push(consumer.index),
                         }
                     }
                 }

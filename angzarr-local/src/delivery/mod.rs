@@ -78,6 +78,10 @@ pub(crate) struct Report {
     pub errors: Vec<CascadeError>,
     /// FAIL_FAST met an error: the rest is left to the outbox.
     pub stopped: bool,
+    /// Consumers (registry indexes) that failed a book the outbox will
+    /// retry: the rest of the cascade leaves them to the outbox too, which
+    /// delivers in order from the failed book on.
+    pub left_to_outbox: Vec<usize>,
 }
 
 /// Whether a status answering a command is the business refusing it (never
