@@ -101,6 +101,17 @@ fn async_and_optional_saga_handlers_work() {
         .then_nothing();
 }
 
+/// The amount of each `Reserve` command, in order.
+fn reserved_amounts(books: &[angzarr_client::proto::CommandBook]) -> Vec<i64> {
+    books
+        .iter()
+        .map(|book| {
+            let command = book.pages[0].command().expect("a command page");
+            command.unpack::<Reserve>().expect("a Reserve").amount
+        })
+        .collect()
+}
+
 #[test]
 fn a_saga_handles_every_page_of_a_book_in_order() {
     let outcome = SagaTest::new(TablePlayerSaga).when_events(vec![
@@ -108,18 +119,7 @@ fn a_saga_handles_every_page_of_a_book_in_order() {
         Event::from(NoOp::default()),
         Event::from(seated(2, 20)),
     ]);
-    let amounts: Vec<i64> = outcome
-        .commands()
-        .iter()
-        .map(|book| {
-            book.pages[0]
-                .command()
-                .unwrap()
-                .unpack::<Reserve>()
-                .unwrap()
-                .amount
-        })
-        .collect();
+    let amounts = reserved_amounts(outcome.commands());
     assert_eq!(amounts, [10, 20]);
     let deferred: Vec<u32> = outcome
         .commands()
@@ -207,18 +207,7 @@ fn a_saga_answers_long_books_in_order_without_reserving_for_events_it_ignores() 
         &table_book(1_000, |_| true),
     ))
     .expect("handled");
-    let amounts: Vec<i64> = every
-        .commands
-        .iter()
-        .map(|book| {
-            book.pages[0]
-                .command()
-                .unwrap()
-                .unpack::<Reserve>()
-                .unwrap()
-                .amount
-        })
-        .collect();
+    let amounts = reserved_amounts(&every.commands);
     assert_eq!(amounts, (0..1_000).collect::<Vec<i64>>());
 
     // One page handled of 10,000: room for a bounded number of books only.
