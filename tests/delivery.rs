@@ -55,6 +55,18 @@ async fn start(builder: LocalCoordinatorBuilder) -> System {
     }
 }
 
+/// [`start`], with the ledger recording what it is given from `domains`.
+async fn start_with_ledger(
+    builder: LocalCoordinatorBuilder,
+    domains: &[&str],
+) -> (System, Recorder) {
+    let recorder = Recorder::new("ledger");
+    let subscriptions = domains.iter().copied().map(Subscription::domain).collect();
+    let system =
+        start(builder.projector_logic("ledger", Ok(subscriptions), recorder.clone())).await;
+    (system, recorder)
+}
+
 fn register(name: &str) -> RegisterPlayer {
     RegisterPlayer {
         display_name: name.into(),
@@ -121,16 +133,11 @@ fn book_count(seen: &[Seen], domain: &str, root: uuid::Uuid) -> usize {
 
 #[tokio::test]
 async fn async_delivery_reaches_sagas_and_projectors_in_order() {
-    let recorder = Recorder::new("ledger");
-    let system = start(
+    let (system, recorder) = start_with_ledger(
         LocalCoordinator::builder()
             .domain_aggregate(Player)
-            .saga(Welcome)
-            .projector_logic(
-                "ledger",
-                Ok(vec![Subscription::domain("player")]),
-                recorder.clone(),
-            ),
+            .saga(Welcome),
+        &["player"],
     )
     .await;
     let roots: Vec<_> = (0..20).map(|_| uuid::Uuid::new_v4()).collect();
@@ -169,15 +176,9 @@ async fn async_delivery_reaches_sagas_and_projectors_in_order() {
 
 #[tokio::test]
 async fn simple_mode_answers_with_the_projections_and_is_not_delivered_again() {
-    let recorder = Recorder::new("ledger");
-    let system = start(
-        LocalCoordinator::builder()
-            .domain_aggregate(Player)
-            .projector_logic(
-                "ledger",
-                Ok(vec![Subscription::domain("player")]),
-                recorder.clone(),
-            ),
+    let (system, recorder) = start_with_ledger(
+        LocalCoordinator::builder().domain_aggregate(Player),
+        &["player"],
     )
     .await;
     let root = uuid::Uuid::new_v4();
@@ -196,16 +197,11 @@ async fn simple_mode_answers_with_the_projections_and_is_not_delivered_again() {
 
 #[tokio::test]
 async fn cascade_runs_sagas_depth_first_before_answering_and_delivers_once() {
-    let recorder = Recorder::new("ledger");
-    let system = start(
+    let (system, recorder) = start_with_ledger(
         LocalCoordinator::builder()
             .domain_aggregate(Player)
-            .saga(Welcome)
-            .projector_logic(
-                "ledger",
-                Ok(vec![Subscription::domain("player")]),
-                recorder.clone(),
-            ),
+            .saga(Welcome),
+        &["player"],
     )
     .await;
     let root = uuid::Uuid::new_v4();
@@ -242,19 +238,11 @@ async fn cascade_runs_sagas_depth_first_before_answering_and_delivers_once() {
 
 #[tokio::test]
 async fn a_rejected_saga_command_is_compensated_and_the_revocation_recorded() {
-    let recorder = Recorder::new("ledger");
-    let system = start(
+    let (system, recorder) = start_with_ledger(
         LocalCoordinator::builder()
             .domain_aggregate(Player)
-            .saga(Overdraw)
-            .projector_logic(
-                "ledger",
-                Ok(vec![
-                    Subscription::domain("player"),
-                    Subscription::domain(REVOCATION_DOMAIN),
-                ]),
-                recorder.clone(),
-            ),
+            .saga(Overdraw),
+        &["player", REVOCATION_DOMAIN],
     )
     .await;
     let root = uuid::Uuid::new_v4();
@@ -347,17 +335,12 @@ async fn fail_fast_stops_the_cascade_and_continue_goes_on() {
         (CascadeErrorMode::CascadeErrorFailFast, vec![0]),
         (CascadeErrorMode::CascadeErrorContinue, vec![0, 1]),
     ] {
-        let recorder = Recorder::new("ledger");
-        let system = start(
+        let (system, recorder) = start_with_ledger(
             LocalCoordinator::builder()
                 .domain_aggregate(Player)
                 .saga_logic("flaky", "player", Flaky { failures: 1.into() })
-                .saga(Welcome)
-                .projector_logic(
-                    "ledger",
-                    Ok(vec![Subscription::domain("player")]),
-                    recorder.clone(),
-                ),
+                .saga(Welcome),
+            &["player"],
         )
         .await;
         let root = uuid::Uuid::new_v4();
@@ -395,16 +378,11 @@ async fn fail_fast_stops_the_cascade_and_continue_goes_on() {
 
 #[tokio::test]
 async fn a_process_manager_keeps_state_per_correlation_and_hears_of_its_rejections() {
-    let recorder = Recorder::new("ledger");
-    let system = start(
+    let (system, recorder) = start_with_ledger(
         LocalCoordinator::builder()
             .domain_aggregate(Player)
-            .process_manager(Audit)
-            .projector_logic(
-                "ledger",
-                Ok(vec![Subscription::domain("audit")]),
-                recorder.clone(),
-            ),
+            .process_manager(Audit),
+        &["audit"],
     )
     .await;
     let root = uuid::Uuid::new_v4();

@@ -11,6 +11,7 @@
 mod bank;
 mod domains;
 mod poker;
+mod serving;
 mod steps;
 mod system;
 mod world;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use angzarr_client::{DomainClient, ListenAddress, Server};
-use angzarr_local::{Coordinator, DeliveryOptions, LocalCoordinator, SqliteStore, Subscription};
+use angzarr_client::{ListenAddress, Server};
+use angzarr_local::{DeliveryOptions, LocalCoordinator, SqliteStore, Subscription};
 use examples::buy_in::BuyIn;
 use examples::feed::PokerEvents;
 use examples::player::Player;
@@ -18,21 +18,14 @@ use examples::table::Table;
 use examples::upcaster::PlayerUpcaster;
 use tokio::sync::watch;
 
+use crate::serving::{signal, Serving};
+
 /// A running poker system. Dropping it stops everything and removes its files.
 pub struct Poker {
-    pub client: DomainClient,
-    pub coordinator: Arc<Coordinator>,
+    pub local: Serving,
     pub store: Arc<SqliteStore>,
     dir: PathBuf,
-    stop: watch::Sender<()>,
     components: watch::Sender<()>,
-}
-
-fn signal(stopped: &watch::Sender<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let mut stopped = stopped.subscribe();
-    async move {
-        let _ = stopped.changed().await;
-    }
 }
 
 fn socket(dir: &Path, name: &str) -> ListenAddress {
@@ -81,21 +74,17 @@ impl Poker {
             .unwrap_or_else(|error| panic!("the poker components serve: {error}"));
         tokio::spawn(bound.serve());
         let store = Arc::new(SqliteStore::open(dir.join("events.db")).expect("SQLite"));
-        let (coordinator, client, stop) = Self::coordinator(&dir, &store).await;
+        let local = Self::serve(&dir, &store).await;
         Poker {
-            client,
-            coordinator,
+            local,
             store,
             dir,
-            stop,
             components,
         }
     }
 
-    async fn coordinator(
-        dir: &Path,
-        store: &Arc<SqliteStore>,
-    ) -> (Arc<Coordinator>, DomainClient, watch::Sender<()>) {
+    /// angzarr-local with every component, on `store`.
+    async fn serve(dir: &Path, store: &Arc<SqliteStore>) -> Serving {
         let e = |name| endpoint(dir, name);
         let local = LocalCoordinator::builder()
             .store(Arc::clone(store))
@@ -132,34 +121,18 @@ impl Poker {
             })
             .and_then(|b| b.try_build())
             .expect("the poker system builds");
-        let coordinator = Arc::clone(local.coordinator());
-        let (stop, _) = watch::channel(());
-        let bound = local
-            .bind(ListenAddress::loopback(0), signal(&stop))
-            .await
-            .expect("angzarr-local binds");
-        let address = bound.local_address().to_string();
-        tokio::spawn(bound.serve());
-        let client = DomainClient::connect(&address).await.expect("connects");
-        (coordinator, client, stop)
+        Serving::start(local).await
     }
 
     /// Stops angzarr-local and starts it again on the same database.
     pub async fn restart(&mut self) {
-        self.coordinator.stop_delivery();
-        let _ = self.stop.send(());
-        let (coordinator, client, stop) = Self::coordinator(&self.dir, &self.store).await;
-        self.coordinator = coordinator;
-        self.client = client;
-        self.stop = stop;
+        self.local.stop();
+        self.local = Self::serve(&self.dir, &self.store).await;
     }
 
     /// Waits until every consumer has processed every book written so far.
     pub async fn settled(&self) {
-        tokio::time::timeout(crate::bank::PATIENCE, self.coordinator.settled())
-            .await
-            .expect("delivery settles")
-            .expect("the store answers");
+        self.local.settled().await;
     }
 
     /// Where the component `name` is served.
@@ -175,8 +148,7 @@ impl Poker {
 
 impl Drop for Poker {
     fn drop(&mut self) {
-        self.coordinator.stop_delivery();
-        let _ = self.stop.send(());
+        self.local.stop();
         let _ = self.components.send(());
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use angzarr_client::{DomainClient, ListenAddress, Server};
+use angzarr_client::{ListenAddress, Server};
 use angzarr_local::{
-    Coordinator, DeliveryOptions, LocalCoordinator, LocalCoordinatorBuilder, SqliteStore,
-    Subscription, REVOCATION_DOMAIN,
+    DeliveryOptions, LocalCoordinator, LocalCoordinatorBuilder, SqliteStore, Subscription,
+    REVOCATION_DOMAIN,
 };
 use examples::player::Player;
 use tokio::sync::watch;
+
+use crate::serving::{signal, Serving};
 
 use crate::bank::{Audit, OldDeposits, Overdraw, Recorder, Welcome};
 use crate::domains::{Cashier, Payout};
@@ -75,20 +77,11 @@ impl Components {
 /// A running system. Dropping it stops its servers and removes its files.
 pub struct System {
     pub components: Components,
-    pub client: DomainClient,
-    pub coordinator: Arc<Coordinator>,
+    pub local: Serving,
     pub store: Arc<SqliteStore>,
     pub ledger: Recorder,
     dir: PathBuf,
-    stop: watch::Sender<()>,
     components_stop: Option<watch::Sender<()>>,
-}
-
-fn signal(stopped: &watch::Sender<()>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let mut stopped = stopped.subscribe();
-    async move {
-        let _ = stopped.changed().await;
-    }
 }
 
 impl System {
@@ -107,16 +100,13 @@ impl System {
         } else {
             None
         };
-        let (coordinator, client, stop) =
-            Self::coordinator(&components, &dir, &store, &ledger).await;
+        let local = Self::serve(&components, &dir, &store, &ledger).await;
         System {
             components,
-            client,
-            coordinator,
+            local,
             store,
             ledger,
             dir,
-            stop,
             components_stop,
         }
     }
@@ -232,12 +222,13 @@ impl System {
         builder
     }
 
-    async fn coordinator(
+    /// angzarr-local with the domains and `components`, on `store`.
+    async fn serve(
         components: &Components,
         dir: &std::path::Path,
         store: &Arc<SqliteStore>,
         ledger: &Recorder,
-    ) -> (Arc<Coordinator>, DomainClient, watch::Sender<()>) {
+    ) -> Serving {
         let builder = LocalCoordinator::builder()
             .store(Arc::clone(store))
             .domain_aggregate(Player)
@@ -250,42 +241,24 @@ impl System {
         let local = Self::register(builder, components, dir, ledger)
             .try_build()
             .expect("the system builds");
-        let coordinator = Arc::clone(local.coordinator());
-        let (stop, _) = watch::channel(());
-        let bound = local
-            .bind(ListenAddress::loopback(0), signal(&stop))
-            .await
-            .expect("angzarr-local binds");
-        let address = bound.local_address().to_string();
-        tokio::spawn(bound.serve());
-        let client = DomainClient::connect(&address).await.expect("connects");
-        (coordinator, client, stop)
+        Serving::start(local).await
     }
 
     /// Stops angzarr-local and starts it again on the same database.
     pub async fn restart(&mut self) {
-        self.coordinator.stop_delivery();
-        let _ = self.stop.send(());
-        let (coordinator, client, stop) =
-            Self::coordinator(&self.components, &self.dir, &self.store, &self.ledger).await;
-        self.coordinator = coordinator;
-        self.client = client;
-        self.stop = stop;
+        self.local.stop();
+        self.local = Self::serve(&self.components, &self.dir, &self.store, &self.ledger).await;
     }
 
     /// Waits until every consumer has processed every book written so far.
     pub async fn settled(&self) {
-        tokio::time::timeout(crate::bank::PATIENCE, self.coordinator.settled())
-            .await
-            .expect("delivery settles")
-            .expect("the store answers");
+        self.local.settled().await;
     }
 }
 
 impl Drop for System {
     fn drop(&mut self) {
-        self.coordinator.stop_delivery();
-        let _ = self.stop.send(());
+        self.local.stop();
         if let Some(stop) = &self.components_stop {
             let _ = stop.send(());
         }

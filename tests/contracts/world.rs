@@ -221,8 +221,8 @@ impl Contracts {
     /// The client of the running coordinator.
     pub fn client(&self) -> &DomainClient {
         match (&self.system, &self.poker) {
-            (Some(system), _) => &system.client,
-            (None, Some(poker)) => &poker.client,
+            (Some(system), _) => &system.local.client,
+            (None, Some(poker)) => &poker.local.client,
             (None, None) => &self.env().client,
         }
     }
