@@ -18,7 +18,7 @@ use angzarr_local::{LocalCoordinator, LocalCoordinatorBuilder, SqliteStore};
 use angzarr_proto::SyncMode;
 use examples::player::Player;
 use examples::proto::{FundsDeposited, PlayerRegistered};
-use support::{coordinator, run};
+use support::{commands_for, coordinator, run};
 
 /// A saga that reads each deposit and sends nothing, and a projector that
 /// counts the books it is given.
@@ -75,13 +75,7 @@ fn main() {
             run(&client, 4, 64, round, mode).await;
             let mut written = 64;
             for clients in [1_usize, 32] {
-                let commands = if quick {
-                    64
-                } else if clients == 1 {
-                    2_000
-                } else {
-                    6_400
-                };
+                let commands = commands_for(quick, clients);
                 round += 1;
                 let (rate, p50, p99) = run(&client, clients, commands, round, mode).await;
                 written += commands;

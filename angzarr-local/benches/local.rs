@@ -12,7 +12,7 @@ use angzarr_client::{ListenAddress, Server};
 use angzarr_local::{LocalCoordinator, SqliteStore};
 use angzarr_proto::SyncMode;
 use examples::player::Player;
-use support::{coordinator, run};
+use support::{commands_for, coordinator, run};
 
 fn main() {
     let quick = !std::env::args().any(|arg| arg == "--bench");
@@ -53,13 +53,7 @@ fn main() {
             round += 1;
             run(&client, 4, 64, round, SyncMode::Async).await;
             for clients in [1_usize, 32] {
-                let commands = if quick {
-                    64
-                } else if clients == 1 {
-                    2_000
-                } else {
-                    6_400
-                };
+                let commands = commands_for(quick, clients);
                 round += 1;
                 let (rate, p50, p99) =
                     run(&client, clients, commands, round, SyncMode::Async).await;

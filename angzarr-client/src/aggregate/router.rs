@@ -137,22 +137,14 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
     /// # Panics
     ///
     /// If `E` already has an applier.
-    pub fn apply<E>(mut self, applier: impl Fn(&mut S, &E) + Send + Sync + 'static) -> Self
+    pub fn apply<E>(self, applier: impl Fn(&mut S, &E) + Send + Sync + 'static) -> Self
     where
         E: prost::Name + Default + 'static,
     {
-        let name = MessageName::of::<E>();
-        assert!(
-            !self.events.contains(&name),
-            "{}: event {name} already has an applier",
-            self.name
-        );
-        self.events.push(name);
-        self.appliers.push(Box::new(move |state, value| {
-            applier(state, &decode_event_bytes::<E>(value)?);
+        self.try_apply(move |state, event: &E| {
+            applier(state, event);
             Ok(())
-        }));
-        self
+        })
     }
 
     /// Applies events of type `E` with `applier(state, event)`, which may

@@ -37,6 +37,16 @@ pub fn request(root: uuid::Uuid, sequence: u32, mode: SyncMode) -> CommandReques
     }
 }
 
+/// Commands per measured round: 64 for a quick run, else 2,000 for one
+/// client and 6,400 for more.
+pub fn commands_for(quick: bool, clients: usize) -> usize {
+    match (quick, clients) {
+        (true, _) => 64,
+        (false, 1) => 2_000,
+        (false, _) => 6_400,
+    }
+}
+
 /// Commands/s, p50 and p99 of `commands` commands from `clients` concurrent
 /// clients, each on a player of its own (fresh for each `round`).
 pub async fn run(
