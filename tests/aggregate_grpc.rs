@@ -86,7 +86,10 @@ async fn handle_returns_stamped_events_and_a_snapshot() {
             .expect("handled")
             .into_inner(),
     );
-    assert_eq!(book.cover, request.command.unwrap().cover);
+    // The cover echoed, on the main timeline by name.
+    let sent = request.command.unwrap().cover.unwrap();
+    assert_eq!(sent.edition, None);
+    assert_eq!(book.cover, Some(sent.with_edition("angzarr")));
     assert_eq!(book.next_sequence, 2);
     assert_eq!(book.pages.len(), 1);
     assert_eq!(book.pages[0].sequence(), Some(1));

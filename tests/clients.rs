@@ -369,7 +369,7 @@ async fn errors_tell_rejections_from_conflicts() {
     let retried = client
         .command("player", root)
         .with_command(&deposit(5))
-        .execute_retrying(3)
+        .execute_retrying(3, |_| Ok(deposit(5)))
         .await
         .unwrap();
     assert_eq!(retried.events.unwrap().pages[0].sequence(), Some(1));
@@ -711,6 +711,7 @@ async fn https_endpoints_trust_the_given_ca() {
         .listen(angzarr_client::ListenAddress::Tcp(
             "127.0.0.1:0".parse().unwrap(),
         ))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(std::future::pending())
         .bind()
         .await

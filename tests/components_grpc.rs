@@ -14,6 +14,7 @@ use angzarr_client::proto::{
     page_header, AnyExt, CloudEventsResponse, Cover, EventBook, EventPage,
     ProcessManagerHandleRequest, ProcessManagerPrepareRequest, SagaHandleRequest, UpcastRequest,
 };
+use angzarr_client::testing::prelude::*;
 use angzarr_client::{BoundServer, ListenAddress, ServeError, Server};
 use examples::player::{chips, Player};
 use examples::proto::{
@@ -138,6 +139,7 @@ struct Running {
 async fn bind(server: Server) -> (BoundServer, oneshot::Sender<()>) {
     let (stop, stopped) = oneshot::channel::<()>();
     let bound = server
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(async {
             let _ = stopped.await;
         })

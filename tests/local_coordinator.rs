@@ -665,6 +665,7 @@ async fn a_grpc_aggregate_and_sqlite_behave_the_same() {
         .listen(angzarr_client::ListenAddress::Tcp(
             "127.0.0.1:0".parse().unwrap(),
         ))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(async {
             let _ = stopped.await;
         })

@@ -286,6 +286,7 @@ fn servers() -> &'static Servers {
             let bound = Server::new()
                 .aggregate(Player)
                 .listen(ListenAddress::loopback(0))
+                .shutdown_drain(std::time::Duration::ZERO)
                 .shutdown_signal(std::future::pending())
                 .bind()
                 .await
@@ -698,6 +699,7 @@ fn random_and_bit_flipped_requests_get_a_status_never_a_panic() {
     let (component_channel, local_channel) = runtime.block_on(async {
         let bound = components()
             .listen(ListenAddress::loopback(0))
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(std::future::pending())
             .bind()
             .await

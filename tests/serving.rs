@@ -131,6 +131,7 @@ async fn start(server: Server) -> Running {
     let (stop, stopped) = oneshot::channel::<()>();
     let bound = server
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(async {
             let _ = stopped.await;
         })
@@ -513,6 +514,7 @@ async fn unix_sockets_replace_stale_ones_and_are_removed_on_shutdown() {
     let bound = Server::new()
         .aggregate(Player)
         .listen(ListenAddress::Unix(path.clone()))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(async {
             let _ = stopped.await;
         })
@@ -674,6 +676,7 @@ async fn tower_layers_wrap_every_call() {
         ));
     let bound = server
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(std::future::pending())
         .bind()
         .await
@@ -707,6 +710,7 @@ async fn tls_serves_with_the_given_certificate() {
         .aggregate(Player)
         .tls(&certificate, &key)
         .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(async {
             let _ = stopped.await;
         })

@@ -79,6 +79,7 @@ fn main() {
             .aggregate(Player)
             .listen(ListenAddress::Tcp("127.0.0.1:0".parse().expect("address")))
             .max_message_size(64 * 1024 * 1024)
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(async {
                 let _ = stopped.await;
             })

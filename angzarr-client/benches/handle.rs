@@ -232,6 +232,7 @@ fn main() {
             .aggregate(Player)
             .listen(ListenAddress::loopback(0))
             .max_message_size(64 << 20)
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(std::future::pending())
             .bind()
             .await

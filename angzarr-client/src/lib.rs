@@ -28,6 +28,7 @@
 //!
 //! ```
 //! use angzarr_client::prelude::*;
+//! use angzarr_client::testing::prelude::*;
 //!
 //! // Commands and events are protobuf messages with a name; prost-build
 //! // generates these from .proto files (`Config::enable_type_names()`).
@@ -102,6 +103,7 @@ pub mod projector;
 mod rejection;
 pub mod saga;
 mod serve;
+pub mod settings;
 pub mod testing;
 mod topology;
 mod unwind;
@@ -119,8 +121,9 @@ pub use angzarr_macros::{
 pub use aggregate::{Aggregate, AggregateService, CommandContext, CommandRouter};
 pub use client::{
     connect, AggregateClient, Client, ClientError, CommandBuilder, CommandHandlerClient,
-    ConnectOptions, DomainClient, EventBookStream, PointInTime, QueryBuilder, QueryClient,
-    SpeculativeClient, Target, DEFAULT_COORDINATOR_PORT,
+    ConnectOptions, DomainClient, EventBookStream, FactBuilder, PointInTime, QueryBuilder,
+    QueryClient, RetryPolicy, SpeculativeClient, Target, CLIENT_CALL_TIMEOUT_ENV,
+    CLIENT_MAX_MESSAGE_SIZE_ENV, CLIENT_RETRY_ATTEMPTS_ENV, DEFAULT_COORDINATOR_PORT,
 };
 pub use component::ComponentKind;
 pub use effects::{
@@ -140,14 +143,19 @@ pub use projector::{
 };
 pub use rejection::{
     require_exists, require_non_negative, require_not_empty, require_not_exists, require_positive,
-    Rejection, RejectionKind,
+    require_status, require_status_not, Rejection, RejectionKind,
 };
+
+/// The deterministic root of the aggregate a business key names (see
+/// [`proto::identity::compute_root`]).
+pub use angzarr_proto::identity::{compute_root, compute_root_proto};
 pub use saga::{Saga, SagaContext, SagaRouter, SagaService};
 pub use serve::{
     run_aggregate_server, run_process_manager_server, run_projector_server, run_saga_server,
     run_upcaster_server, shutdown_signal, BoundServer, ListenAddress, ServeError, Server,
-    COMMAND_HANDLER_SERVICE, DEFAULT_PORT, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_GRACE,
-    DEFAULT_UDS_BASE_PATH,
+    CALL_TIMEOUT_ENV, COMMAND_HANDLER_SERVICE, DEFAULT_PORT, DEFAULT_SERVICE_NAME,
+    DEFAULT_SHUTDOWN_DRAIN, DEFAULT_SHUTDOWN_GRACE, DEFAULT_UDS_BASE_PATH, MAX_MESSAGE_SIZE_ENV,
+    SHUTDOWN_DRAIN_ENV,
 };
 pub use topology::{topology, ComponentTopology, Topology};
 pub use upcaster::{UpcastOutput, Upcaster, UpcasterRouter, UpcasterService};
@@ -155,17 +163,26 @@ pub use upcaster::{UpcastOutput, Upcaster, UpcasterRouter, UpcasterService};
 /// The Angzarr wire types and gRPC stubs (the `angzarr-proto` crate).
 pub use angzarr_proto as proto;
 
-/// What business-logic code needs, in one import.
+/// What business-logic code needs, in one import. Test fixtures are in
+/// [`testing::prelude`], so a production glob import does not bring them:
+///
+/// ```compile_fail
+/// use angzarr_client::prelude::*;
+/// let _fixture = AggregateTest::<CommandRouter<()>>::new;
+/// ```
+///
+/// ```
+/// use angzarr_client::prelude::*;
+/// use angzarr_client::testing::prelude::*;
+/// let _fixture = AggregateTest::<CommandRouter<()>>::new;
+/// ```
 pub mod prelude {
-    pub use crate::testing::{
-        AggregateTest, ProcessManagerTest, ProjectorTest, SagaTest, UpcasterTest,
-    };
     pub use crate::{
         aggregate, applies, handles, prepares, process_manager, projector, rejected,
         require_exists, require_non_negative, require_not_empty, require_not_exists,
-        require_positive, saga, upcaster, upcasts, CloudEvent, Command, CommandContext,
-        CommandRouter, Event, Fact, PmContext, PmOutput, ProcessManagerRouter, ProjectionContext,
-        ProjectorRouter, Rejection, RejectionKind, SagaContext, SagaOutput, SagaRouter,
-        UpcasterRouter,
+        require_positive, require_status, require_status_not, saga, upcaster, upcasts, CloudEvent,
+        Command, CommandContext, CommandRouter, Event, Fact, PmContext, PmOutput,
+        ProcessManagerRouter, ProjectionContext, ProjectorRouter, Rejection, RejectionKind,
+        SagaContext, SagaOutput, SagaRouter, UpcasterRouter,
     };
 }

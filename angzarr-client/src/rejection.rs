@@ -168,6 +168,55 @@ pub fn require_not_empty(
     )
 }
 
+/// Rejects with `message` (FAILED_PRECONDITION) unless the aggregate is in
+/// the `expected` status: a command allowed in one state of a workflow only.
+///
+/// ```
+/// use angzarr_client::{require_status, RejectionKind};
+///
+/// #[derive(PartialEq)]
+/// enum Hand { Dealing, Betting }
+///
+/// assert!(require_status(&Hand::Betting, &Hand::Betting, "Hand is not betting").is_ok());
+/// let refused = require_status(&Hand::Dealing, &Hand::Betting, "Hand is not betting").unwrap_err();
+/// assert_eq!((refused.kind(), refused.message()), (RejectionKind::FailedPrecondition, "Hand is not betting"));
+/// ```
+pub fn require_status<S: PartialEq + ?Sized>(
+    actual: &S,
+    expected: &S,
+    message: impl Into<String>,
+) -> Result<(), Rejection> {
+    require(
+        actual == expected,
+        RejectionKind::FailedPrecondition,
+        message,
+    )
+}
+
+/// Rejects with `message` (FAILED_PRECONDITION) if the aggregate is in the
+/// `forbidden` status, e.g. a command refused once a table has closed.
+///
+/// ```
+/// use angzarr_client::require_status_not;
+///
+/// assert!(require_status_not("open", "closed", "Table is closed").is_ok());
+/// assert_eq!(
+///     require_status_not("closed", "closed", "Table is closed").unwrap_err().message(),
+///     "Table is closed"
+/// );
+/// ```
+pub fn require_status_not<S: PartialEq + ?Sized>(
+    actual: &S,
+    forbidden: &S,
+    message: impl Into<String>,
+) -> Result<(), Rejection> {
+    require(
+        actual != forbidden,
+        RejectionKind::FailedPrecondition,
+        message,
+    )
+}
+
 fn require(holds: bool, kind: RejectionKind, message: impl Into<String>) -> Result<(), Rejection> {
     if holds {
         Ok(())
@@ -196,6 +245,16 @@ mod tests {
             "stack must not be negative"
         );
         assert!(require_not_empty("x", "email").is_ok());
+        assert_eq!(
+            require_status(&1, &2, "Hand is not betting").unwrap_err(),
+            Rejection::precondition("Hand is not betting")
+        );
+        assert!(require_status("a", "a", "").is_ok());
+        assert_eq!(
+            require_status_not(&7_u8, &7, "Table is closed").unwrap_err(),
+            Rejection::precondition("Table is closed")
+        );
+        assert!(require_status_not(&6_u8, &7, "").is_ok());
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //!   rejection), then destinations, events, commands, facts and state;
 //! - [`ProjectorTest`]: when events, then a projection or CloudEvents;
 //! - [`UpcasterTest`]: when an old event, then the current one.
+//!
+//! And for application code that sends commands: [`FakeCoordinator`], a
+//! recording coordinator with scripted answers, and [`in_memory_channel`],
+//! gRPC to services in this process without a network (angzarr-local's
+//! `LocalCoordinator::client` uses it to run the real coordinator in a test).
 
 use std::future::Future;
 use std::pin::pin;
@@ -21,6 +26,20 @@ pub use crate::process_manager::testing::{ProcessManagerOutcome, ProcessManagerT
 pub use crate::projector::testing::{ProjectorOutcome, ProjectorTest};
 pub use crate::saga::testing::{SagaOutcome, SagaTest};
 pub use crate::upcaster::testing::{UpcasterOutcome, UpcasterTest};
+
+mod fake;
+mod in_memory;
+
+pub use fake::FakeCoordinator;
+pub use in_memory::in_memory_channel;
+
+/// The fixtures and the fake coordinator, in one import beside
+/// [`crate::prelude`]: `use angzarr_client::testing::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        AggregateTest, FakeCoordinator, ProcessManagerTest, ProjectorTest, SagaTest, UpcasterTest,
+    };
+}
 
 /// A book of `events` from the aggregate `cover` names, numbered from
 /// `first_sequence`, as a coordinator delivers one command's new pages.

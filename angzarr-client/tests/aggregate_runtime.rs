@@ -11,6 +11,7 @@ use angzarr_client::proto::{
     RejectionNotification, ReplayRequest, Snapshot,
 };
 use angzarr_client::testing::block_on;
+use angzarr_client::testing::prelude::*;
 use angzarr_client::{Aggregate, CommandRouter, ComponentError, ComponentErrorKind};
 use examples::player::{chips, Player, PlayerView};
 use examples::proto::{
@@ -524,6 +525,15 @@ fn history_pages_without_an_inline_event_are_reported() {
 // ---- produced events ----
 
 #[test]
+fn a_named_edition_is_echoed_as_it_came() {
+    let mut request = request("counter", vec![], vec![Any::pack(&DoubleStep { by: 1 })]);
+    let cover = request.command.as_mut().unwrap().cover.as_mut().unwrap();
+    *cover = cover.clone().with_edition("what-if");
+    let book = events(handle(&Counter, &request).unwrap());
+    assert_eq!(book.cover.unwrap().edition_name(), "what-if");
+}
+
+#[test]
 fn events_are_stamped_in_order_with_the_cover_echoed() {
     let history = vec![page(
         0,
@@ -535,7 +545,17 @@ fn events_are_stamped_in_order_with_the_cover_echoed() {
     )];
     let request = request("counter", history, vec![Any::pack(&DoubleStep { by: 5 })]);
     let book = events(handle(&Counter, &request).unwrap());
-    assert_eq!(book.cover, request.command.as_ref().unwrap().cover);
+    // The cover comes back with the edition it was on: the main timeline
+    // named, as the seed's aggregates name it.
+    let sent = request.command.as_ref().unwrap().cover.clone().unwrap();
+    assert_eq!(sent.edition, None);
+    assert_eq!(
+        book.cover,
+        Some(
+            sent.clone()
+                .with_edition(angzarr_client::proto::DEFAULT_EDITION)
+        )
+    );
     assert_eq!(book.next_sequence, 3);
     let sequences: Vec<_> = book.pages.iter().map(EventPage::sequence).collect();
     assert_eq!(sequences, [Some(1), Some(2)]);

@@ -12,6 +12,7 @@ use angzarr_client::proto::{
     RejectionNotification, SagaHandleRequest, Snapshot, UpcastRequest,
 };
 use angzarr_client::testing::block_on;
+use angzarr_client::testing::prelude::*;
 use angzarr_client::{process_manager, projector, saga, upcaster, ComponentKind, SagaOutput};
 use prost::Name;
 

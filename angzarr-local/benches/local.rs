@@ -24,6 +24,7 @@ fn main() {
         let bound = Server::new()
             .aggregate(Player)
             .listen(ListenAddress::Tcp("127.0.0.1:0".parse().expect("address")))
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(std::future::pending())
             .bind()
             .await

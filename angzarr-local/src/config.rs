@@ -117,9 +117,12 @@ impl ComponentSpec {
     }
 
     /// The environment a started component gets: the conventions by which
-    /// Angzarr's servers find their address, then `env`.
+    /// Angzarr's servers find their address, no drain period on shutdown
+    /// (nothing routes to a supervised component by health, and the
+    /// supervisor stops it itself), then `env`.
     pub fn environment(&self, transport: &Transport) -> BTreeMap<String, String> {
         let mut environment = BTreeMap::new();
+        environment.insert("SHUTDOWN_DRAIN".to_owned(), "0".to_owned());
         environment.insert("SERVICE_NAME".to_owned(), self.service_name().to_owned());
         environment.insert("DOMAIN".to_owned(), self.name.clone());
         match (transport, &self.address) {
@@ -565,6 +568,7 @@ standalone:
         assert_eq!(environment["SERVICE_NAME"], "business");
         assert_eq!(environment["DOMAIN"], "player");
         assert_eq!(environment["RUST_LOG"], "info");
+        assert_eq!(environment["SHUTDOWN_DRAIN"], "0");
         assert_eq!(
             player.endpoint(&topology.transport).unwrap(),
             "unix:/tmp/poker/business-player.sock"

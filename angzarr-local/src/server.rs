@@ -23,8 +23,10 @@ use crate::store::{EventStore, MemoryStore, StoreError};
 /// The default address: `127.0.0.1:1310`, the coordinator's usual port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1310";
 
-/// Largest request or response the coordinator handles, in bytes.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+/// Largest request or response the coordinator handles, in bytes: the one
+/// default of servers and clients alike
+/// ([`DEFAULT_MAX_MESSAGE_SIZE`](angzarr_client::settings::DEFAULT_MAX_MESSAGE_SIZE)).
+pub const MAX_MESSAGE_BYTES: usize = angzarr_client::settings::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// Why a coordinator could not be built or run.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,51 @@ impl LocalCoordinator {
         self.coordinator.settled().await
     }
 
+    /// A client of this coordinator from the same process, over an in-memory
+    /// connection: the real coordinator, aggregates and delivery, with no
+    /// port to choose and no socket file, for tests of code that sends
+    /// commands. Delivery starts. Call it inside a Tokio runtime; the
+    /// coordinator runs as long as the client (or a clone) lives.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use angzarr_local::LocalCoordinator;
+    /// use examples::player::{chips, Player};
+    /// use examples::proto::{DepositFunds, RegisterPlayer};
+    ///
+    /// let client = LocalCoordinator::builder().domain_aggregate(Player).build().client();
+    ///
+    /// let root = uuid::Uuid::new_v4();
+    /// client.command("player", root)
+    ///     .with_command(&RegisterPlayer { display_name: "Alice".into(), email: "a@example.com".into(), ..Default::default() })
+    ///     .execute().await.unwrap();
+    /// let refused = client.command("player", root).with_sequence(1)
+    ///     .with_command(&DepositFunds { amount: Some(chips(0)) })
+    ///     .execute().await.unwrap_err();
+    /// assert_eq!(refused.message(), "amount must be positive");
+    /// assert_eq!(client.next_sequence("player", root).await.unwrap(), 1);
+    /// # }
+    /// ```
+    pub fn client(&self) -> angzarr_client::DomainClient {
+        self.coordinator.start_delivery();
+        let service = CoordinatorService::new(Arc::clone(&self.coordinator));
+        let limit = MAX_MESSAGE_BYTES;
+        let routes = tonic::service::Routes::new(
+            CommandHandlerCoordinatorServiceServer::new(service.clone())
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            EventQueryServiceServer::new(service)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        );
+        angzarr_client::DomainClient::from_channel(angzarr_client::testing::in_memory_channel(
+            routes,
+        ))
+    }
+
     /// A [`Server`] serving this coordinator (`CommandHandlerCoordinatorService`
     /// and `EventQueryService`, with health and reflection), to which
     /// components and options can still be added. Delivery starts when the
@@ -138,7 +185,9 @@ impl LocalCoordinator {
     /// Binds `address` (a `SocketAddr`, or a [`ListenAddress`] such as a Unix
     /// socket), starts delivery, and returns the bound server, which serves
     /// until `shutdown` completes (delivery stops with it): with port 0, its
-    /// [`local_address`](BoundServer::local_address) tells the port.
+    /// [`local_address`](BoundServer::local_address) tells the port. It stops
+    /// without a drain period: nothing routes to a development coordinator
+    /// by health.
     pub async fn bind(
         self,
         address: impl Into<ListenAddress>,
@@ -148,6 +197,7 @@ impl LocalCoordinator {
         let bound = self
             .into_server()
             .listen(address)
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal({
                 let coordinator = Arc::clone(&coordinator);
                 async move {

@@ -315,9 +315,7 @@ async fn wait_healthy(component: &mut Started, timeout: Duration) -> Result<(), 
 /// SIGTERM, then SIGKILL after `grace`.
 async fn terminate(label: &str, child: &mut Child, grace: Duration) {
     if let Some(pid) = child.id() {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
+        sigterm(pid);
     }
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(_) => tracing::info!(component = %label, "stopped"),
@@ -326,4 +324,16 @@ async fn terminate(label: &str, child: &mut Child, grace: Duration) {
             let _ = child.kill().await;
         }
     }
+}
+
+/// Sends SIGTERM to `pid`: one system call, nothing to wait for, so it is
+/// safe inside async code (running `kill(1)` would block a runtime thread
+/// until that process exits).
+fn sigterm(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours;
+    // the pid is our own child's, which `Child` has not yet reaped.
+    let _ = unsafe { libc::kill(pid, libc::SIGTERM) };
 }

@@ -2,6 +2,10 @@
 //! `kill -9`, and a topology file whose components it starts, watches and
 //! stops.
 
+// The binary runs as a child process, waited on from the test's own thread;
+// blocking there is harmless (the crate's own code may not: clippy.toml).
+#![allow(clippy::disallowed_methods)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -177,6 +181,7 @@ fn component_process_for_topology_tests() {
         Server::new()
             .aggregate(Player)
             .listen(address)
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(shutdown)
             .bind()
             .await

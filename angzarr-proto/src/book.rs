@@ -20,8 +20,8 @@ use prost_types::Any;
 
 use crate::identity::InvalidUuid;
 use crate::{
-    command_page, event_page, page_header, type_url, CommandBook, CommandPage, Cover, Edition,
-    EventBook, EventPage, MergeStrategy, NoOp, PageHeader, Query, Uuid,
+    command_page, event_page, page_header, type_url, CommandBook, CommandPage, Cover,
+    DomainDivergence, Edition, EventBook, EventPage, MergeStrategy, NoOp, PageHeader, Query, Uuid,
 };
 use crate::{AnyExt, UnpackError};
 
@@ -68,6 +68,119 @@ impl Cover {
             _ => DEFAULT_EDITION,
         }
     }
+
+    /// Whether the cover is on the main timeline (no edition, an empty name
+    /// or [`DEFAULT_EDITION`]).
+    pub fn is_main_timeline(&self) -> bool {
+        self.edition.as_ref().is_none_or(Edition::is_main_timeline)
+    }
+
+    /// The same cover with `edition` set where it has none (or an unnamed
+    /// one), as components stamp the edition of what caused them onto what
+    /// they emit; a named edition is kept.
+    pub fn or_edition(mut self, edition: &str) -> Self {
+        self.fill_edition(edition);
+        self
+    }
+
+    /// Sets the edition to `edition` (without divergences) when the cover
+    /// has none or an unnamed one.
+    pub fn fill_edition(&mut self, edition: &str) {
+        if self.edition.as_ref().is_none_or(|e| e.name.is_empty()) {
+            self.edition = Some(Edition::implicit(edition));
+        }
+    }
+
+    /// The key a message bus routes the cover's books by: the domain.
+    pub fn routing_key(&self) -> &str {
+        &self.domain
+    }
+
+    /// A key naming one aggregate on one timeline, for caches of state:
+    /// `{edition}:{domain}:{root as hex}`. Two timelines of one aggregate
+    /// never share a key.
+    ///
+    /// ```
+    /// use angzarr_proto::Cover;
+    ///
+    /// let cover = Cover::new("player", uuid::Uuid::from_u128(0xab));
+    /// assert_eq!(cover.cache_key(), "angzarr:player:000000000000000000000000000000ab");
+    /// assert_eq!(
+    ///     cover.clone().with_edition("what-if").cache_key(),
+    ///     "what-if:player:000000000000000000000000000000ab"
+    /// );
+    /// ```
+    pub fn cache_key(&self) -> String {
+        let root = self.root.as_ref().map(Uuid::to_hex).unwrap_or_default();
+        format!("{}:{}:{root}", self.edition_name(), self.domain)
+    }
+}
+
+impl Edition {
+    /// The main timeline: an edition without a name.
+    pub fn main_timeline() -> Self {
+        Edition::default()
+    }
+
+    /// A named edition that diverges implicitly: no divergence points, so
+    /// each domain's history is shared up to the edition's first write.
+    pub fn implicit(name: impl Into<String>) -> Self {
+        Edition {
+            name: name.into(),
+            divergences: Vec::new(),
+        }
+    }
+
+    /// A named edition that diverges from the main timeline at the given
+    /// `(domain, sequence)` points.
+    ///
+    /// ```
+    /// use angzarr_proto::Edition;
+    ///
+    /// let edition = Edition::explicit("what-if", [("player", 3), ("table", 10)]);
+    /// assert_eq!(edition.divergence_for("table"), Some(10));
+    /// assert_eq!(edition.divergence_for("hand"), None);
+    /// assert!(!edition.is_main_timeline());
+    /// assert!(Edition::main_timeline().is_main_timeline());
+    /// ```
+    pub fn explicit<D: Into<String>>(
+        name: impl Into<String>,
+        divergences: impl IntoIterator<Item = (D, u32)>,
+    ) -> Self {
+        Edition {
+            name: name.into(),
+            divergences: divergences
+                .into_iter()
+                .map(|(domain, sequence)| DomainDivergence {
+                    domain: domain.into(),
+                    sequence,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether this is the main timeline: an empty name or [`DEFAULT_EDITION`].
+    pub fn is_main_timeline(&self) -> bool {
+        self.name.is_empty() || self.name == DEFAULT_EDITION
+    }
+
+    /// The name, or [`DEFAULT_EDITION`] when it is empty.
+    pub fn canonical_name(&self) -> &str {
+        if self.name.is_empty() {
+            DEFAULT_EDITION
+        } else {
+            &self.name
+        }
+    }
+
+    /// Where the edition diverges from the main timeline in `domain`, if it
+    /// names a point for it.
+    pub fn divergence_for(&self, domain: &str) -> Option<u32> {
+        self.divergences
+            .iter()
+            .find(|divergence| divergence.domain == domain)
+            .map(|divergence| divergence.sequence)
+    }
 }
 
 /// Cover accessors for messages that carry an optional cover; a missing
@@ -93,6 +206,22 @@ macro_rules! cover_accessors {
             /// The cover's edition name (see [`Cover::edition_name`]).
             pub fn edition_name(&self) -> &str {
                 self.cover.as_ref().map_or(DEFAULT_EDITION, Cover::edition_name)
+            }
+
+            /// Whether the cover is on the main timeline (no cover is).
+            pub fn is_main_timeline(&self) -> bool {
+                self.cover.as_ref().is_none_or(Cover::is_main_timeline)
+            }
+
+            /// The cover's routing key (its domain), or `""`.
+            pub fn routing_key(&self) -> &str {
+                self.domain()
+            }
+
+            /// The cover's cache key (see [`Cover::cache_key`]); without a
+            /// cover, that of an empty one.
+            pub fn cache_key(&self) -> String {
+                self.cover.as_ref().map_or_else(|| Cover::default().cache_key(), Cover::cache_key)
             }
         }
     )+};
@@ -312,6 +441,43 @@ mod tests {
     fn empty_edition_name_is_the_main_timeline() {
         let cover = Cover::new("player", uuid::Uuid::nil()).with_edition("");
         assert_eq!(cover.edition_name(), DEFAULT_EDITION);
+    }
+
+    #[test]
+    fn editions_and_keys() {
+        let root = uuid::Uuid::from_u128(0x0102);
+        let main = Cover::new("player", root);
+        assert!(main.is_main_timeline());
+        assert!(main.clone().with_edition("").is_main_timeline());
+        assert!(main
+            .clone()
+            .with_edition(DEFAULT_EDITION)
+            .is_main_timeline());
+        assert!(!main.clone().with_edition("x").is_main_timeline());
+        assert_eq!(main.routing_key(), "player");
+        assert_eq!(
+            main.cache_key(),
+            "angzarr:player:00000000000000000000000000000102"
+        );
+
+        // Filling keeps a named edition and names an unnamed one.
+        let filled = main.clone().or_edition(DEFAULT_EDITION);
+        assert_eq!(filled.edition, Some(Edition::implicit("angzarr")));
+        let named = main.clone().with_edition("x").or_edition(DEFAULT_EDITION);
+        assert_eq!(named.edition_name(), "x");
+        let mut unnamed = main.clone();
+        unnamed.edition = Some(Edition::explicit("", [("player", 1)]));
+        assert_eq!(
+            unnamed.or_edition("y").edition,
+            Some(Edition::implicit("y"))
+        );
+
+        let book = EventBook::default();
+        assert!(book.is_main_timeline());
+        assert_eq!(book.routing_key(), "");
+        assert_eq!(book.cache_key(), "angzarr::");
+        assert_eq!(Edition::main_timeline().canonical_name(), DEFAULT_EDITION);
+        assert_eq!(Edition::implicit("b").canonical_name(), "b");
     }
 
     #[test]

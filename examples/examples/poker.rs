@@ -104,11 +104,8 @@ impl Collected {
         root: uuid::Uuid,
         command: &impl Name,
     ) -> Result<CommandResponse, Failure> {
-        let next = client
-            .query(domain, root)
-            .get_event_book()
-            .await?
-            .next_sequence;
+        // The next sequence alone: no page of the history is read.
+        let next = client.next_sequence(domain, root).await?;
         let response = client
             .command(domain, root)
             .with_command(command)

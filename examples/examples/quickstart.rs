@@ -20,6 +20,7 @@ pub async fn main() -> Result<(), Box<dyn Error>> {
     let aggregate = Server::new()
         .aggregate(Player)
         .listen(ListenAddress::loopback(0))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(std::future::pending())
         .bind()
         .await?;
@@ -130,7 +131,14 @@ pub async fn main() -> Result<(), Box<dyn Error>> {
             .current_event_book()
             .map_or(0, |book| book.next_sequence)
     );
-    let recovered = stale.execute_retrying(3).await?;
+    // Deciding again on the fresh history: here the same deposit still holds.
+    let recovered = stale
+        .execute_retrying(3, |_history| {
+            Ok(DepositFunds {
+                amount: Some(chips(50)),
+            })
+        })
+        .await?;
     println!(
         "retried at the fresh sequence: stored as event {}",
         recovered.events.unwrap_or_default().pages[0]

@@ -31,16 +31,22 @@ pub fn amount(currency: Option<&Currency>) -> i64 {
     currency.map_or(0, |currency| currency.amount)
 }
 
-/// `a + b` for chip amounts, or INVALID_ARGUMENT `Value out of range: <b>`
-/// when the sum does not fit: an amount is never wrapped into a wrong
-/// balance, and never panics.
+/// `a + b` for chip amounts, or INVALID_ARGUMENT `Value out of range: <a + b>`
+/// naming the sum that does not fit: an amount is never wrapped into a
+/// wrong balance, and never panics.
 pub fn add(a: i64, b: i64) -> Result<i64, Rejection> {
-    a.checked_add(b).ok_or_else(|| out_of_range(b))
+    a.checked_add(b)
+        .ok_or_else(|| result_out_of_range(i128::from(a) + i128::from(b)))
 }
 
-/// `a - b` for chip amounts, or INVALID_ARGUMENT `Value out of range: <b>`.
+/// `a - b` for chip amounts, or INVALID_ARGUMENT `Value out of range: <a - b>`.
 pub fn subtract(a: i64, b: i64) -> Result<i64, Rejection> {
-    a.checked_sub(b).ok_or_else(|| out_of_range(b))
+    a.checked_sub(b)
+        .ok_or_else(|| result_out_of_range(i128::from(a) - i128::from(b)))
+}
+
+fn result_out_of_range(value: i128) -> Rejection {
+    Rejection::invalid_argument(format!("Value out of range: {value}"))
 }
 
 /// The rejection of an amount the arithmetic cannot hold, worded as

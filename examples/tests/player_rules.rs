@@ -3,6 +3,7 @@
 //! `CommandRouter`. Rejections are FAILED_PRECONDITION.
 
 use angzarr_client::prelude::*;
+use angzarr_client::testing::prelude::*;
 use angzarr_client::Aggregate;
 use examples::player::{chips, table_key, Player, PlayerView};
 use examples::player_router::player_router;
@@ -69,16 +70,30 @@ macro_rules! player_rules {
                     .then_rejected_as(RejectionKind::FailedPrecondition, message);
             }
 
+            /// The value named is the result that does not fit, as the
+            /// reference player words it: 100 + i64::MAX, 9e18 + 9e18.
             #[test]
             fn amounts_that_do_not_fit_are_refused_not_wrapped() {
-                let huge = i64::MAX;
                 funded()
                     .when(DepositFunds {
-                        amount: Some(chips(huge)),
+                        amount: Some(chips(i64::MAX)),
                     })
                     .then_rejected_as(
                         RejectionKind::InvalidArgument,
-                        &format!("Value out of range: {huge}"),
+                        "Value out of range: 9223372036854775907",
+                    );
+                fresh()
+                    .given(registered())
+                    .given(deposited(
+                        9_000_000_000_000_000_000,
+                        9_000_000_000_000_000_000,
+                    ))
+                    .when(DepositFunds {
+                        amount: Some(chips(9_000_000_000_000_000_000)),
+                    })
+                    .then_rejected_as(
+                        RejectionKind::InvalidArgument,
+                        "Value out of range: 18000000000000000000",
                     );
                 // A history whose balances are already at the edge cannot be pushed past it.
                 fresh()
@@ -88,7 +103,10 @@ macro_rules! player_rules {
                     .when(WithdrawFunds {
                         amount: Some(chips(5)),
                     })
-                    .then_rejected_as(RejectionKind::InvalidArgument, "Value out of range: 1");
+                    .then_rejected_as(
+                        RejectionKind::InvalidArgument,
+                        "Value out of range: -9223372036854775809",
+                    );
                 fresh()
                     .given(registered())
                     .given(deposited(5, 5))
@@ -101,7 +119,10 @@ macro_rules! player_rules {
                     .when(ReleaseFunds {
                         table_root: TABLE.to_vec(),
                     })
-                    .then_rejected_as(RejectionKind::InvalidArgument, "Value out of range: 1");
+                    .then_rejected_as(
+                        RejectionKind::InvalidArgument,
+                        "Value out of range: -9223372036854775809",
+                    );
             }
 
             #[test]

@@ -1,5 +1,6 @@
 //! The `player` example as an operator runs it: environment-chosen Unix
-//! socket, health, and a graceful exit on SIGTERM.
+//! socket, health, a drain on SIGTERM that a second signal ends, and
+//! settings from the environment refused by name when they do not parse.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -11,6 +12,10 @@ use tonic::transport::{Channel, Endpoint, Uri};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
+
+use angzarr_client::proto::command_handler_service_client::CommandHandlerServiceClient;
+use angzarr_client::proto::{AnyExt, CommandBook, CommandPage, ContextualCommand, Cover};
+use examples::proto::RegisterPlayer;
 
 /// The `player` example, built as the `player-server` binary.
 fn player_binary() -> PathBuf {
@@ -41,6 +46,8 @@ async fn serves_on_the_environment_socket_and_exits_cleanly_on_sigterm() {
         .env_remove("SERVICE_NAME")
         .env_remove("DOMAIN")
         .env("RUST_LOG", "warn")
+        // A drain far longer than the test: only the second signal ends it.
+        .env("SHUTDOWN_DRAIN", "10m")
         .stdin(Stdio::null())
         .spawn()
         .expect("start the player server");
@@ -70,24 +77,94 @@ async fn serves_on_the_environment_socket_and_exits_cleanly_on_sigterm() {
             .status;
         assert_eq!(status, ServingStatus::Serving as i32, "service {service:?}");
     }
+    let signal = |child: &std::process::Child| {
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("send SIGTERM");
+        assert!(sent.success());
+    };
+    signal(&child);
+    // NOT_SERVING at once, while calls are still answered.
+    let mut updates = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health watches")
+        .into_inner();
+    loop {
+        let update = updates
+            .message()
+            .await
+            .expect("a health update")
+            .expect("the stream lasts the drain");
+        if update.status == ServingStatus::NotServing as i32 {
+            break;
+        }
+    }
+    let answered = CommandHandlerServiceClient::new(unix_channel(socket.clone()).await)
+        .handle(register())
+        .await;
+    assert!(answered.is_ok(), "answered while draining: {answered:?}");
+    assert!(child.try_wait().expect("poll").is_none(), "still draining");
+    drop(updates);
     drop(health);
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("send SIGTERM");
-    assert!(killed.success());
+    signal(&child);
     let status = loop {
         if let Some(status) = child.try_wait().expect("poll the child") {
             break status;
         }
         assert!(
             Instant::now() < deadline,
-            "the server did not stop after SIGTERM"
+            "the server did not stop after a second SIGTERM"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert!(status.success(), "exit status {status}");
     assert!(!socket.exists(), "the socket file is removed on shutdown");
     let _ = std::fs::remove_dir_all(&base);
+}
+
+fn register() -> ContextualCommand {
+    ContextualCommand {
+        events: None,
+        command: Some(CommandBook {
+            cover: Some(Cover::new("player", uuid::Uuid::new_v4())),
+            pages: vec![CommandPage::new(
+                0,
+                angzarr_client::proto::Any::pack(&RegisterPlayer {
+                    display_name: "Alice".into(),
+                    email: "alice@example.com".into(),
+                    ..Default::default()
+                }),
+            )],
+        }),
+    }
+}
+
+#[test]
+fn a_setting_that_does_not_parse_is_refused_by_name() {
+    for (variable, value) in [
+        ("SHUTDOWN_DRAIN", "soon"),
+        ("MAX_MESSAGE_SIZE", "lots"),
+        ("CALL_TIMEOUT", "5 minutes"),
+    ] {
+        let output = Command::new(player_binary())
+            .env("PORT", "0")
+            .env(variable, value)
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the player server");
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains(&format!(
+                "environment variable {variable}={value:?} is invalid"
+            )),
+            "{variable}: {said}"
+        );
+    }
 }

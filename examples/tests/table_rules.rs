@@ -96,6 +96,7 @@ impl Grpc {
         let bound = Server::new()
             .aggregate(Table)
             .listen(ListenAddress::loopback(0))
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(std::future::pending())
             .bind()
             .await

@@ -68,6 +68,7 @@ impl Poker {
             .projector(PokerEvents)
             .listen_component("poker-events", socket(&dir, "poker-events"))
             .listen(socket(&dir, "default"))
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(signal(&components))
             .bind()
             .await

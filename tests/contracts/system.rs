@@ -145,6 +145,7 @@ impl System {
         }
         let bound = server
             .listen(ListenAddress::Unix(dir.join("ledger.sock")))
+            .shutdown_drain(std::time::Duration::ZERO)
             .shutdown_signal(signal(&stop))
             .bind()
             .await

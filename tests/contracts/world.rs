@@ -141,6 +141,7 @@ async fn serve_aggregate<A: angzarr_client::Aggregate>(
     let bound = Server::new()
         .aggregate(aggregate)
         .listen(ListenAddress::Tcp(([127, 0, 0, 1], 0).into()))
+        .shutdown_drain(std::time::Duration::ZERO)
         .shutdown_signal(stop)
         .bind()
         .await

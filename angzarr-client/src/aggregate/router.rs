@@ -153,6 +153,7 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
     ///
     /// ```
     /// use angzarr_client::prelude::*;
+    /// use angzarr_client::testing::prelude::*;
     /// use angzarr_client::proto::{Cover, Edition};
     ///
     /// let names = CommandRouter::new("names", Vec::<String>::new)

@@ -141,10 +141,12 @@ pub(crate) fn at_once<A: Aggregate, T>(
     }
 }
 
-/// Sets the answer's events' cover (the command's, echoed).
+/// Sets the answer's events' cover: the command's, echoed, with the main
+/// timeline named where the command named no edition, so that published
+/// books always say which timeline they are on (as the seed's aggregates do).
 fn echo_cover(response: &mut BusinessResponse, cover: Option<Cover>) {
     if let Some(business_response::Result::Events(book)) = &mut response.result {
-        book.cover = cover;
+        book.cover = cover.map(|cover| cover.or_edition(angzarr_proto::DEFAULT_EDITION));
     }
 }
 

@@ -24,6 +24,7 @@ use crate::{
 ///
 /// ```
 /// # use angzarr_client::prelude::*;
+/// # use angzarr_client::testing::prelude::*;
 /// # use angzarr_client::proto::{Cover, NoOp};
 /// # #[derive(Default)] struct S;
 /// # #[derive(Default)] struct Agg;

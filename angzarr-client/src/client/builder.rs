@@ -3,14 +3,16 @@
 use std::ops::{Bound, RangeBounds};
 
 use angzarr_proto::{
-    query, temporal_query, time, Any, AnyExt, CascadeErrorMode, CommandBook, CommandPage,
-    CommandRequest, CommandResponse, Cover, EventBook, EventPage, InvalidTimestamp, MergeStrategy,
-    Query, SequenceRange, SequenceSet, SpeculateCommandHandlerRequest, SyncMode, TemporalQuery,
-    Timestamp,
+    event_page, page_header, query, temporal_query, time, Any, AnyExt, CascadeErrorMode,
+    CommandBook, CommandPage, CommandRequest, CommandResponse, Cover, EventBook, EventPage,
+    EventRequest, ExternalDeferredSequence, FactInjectionResponse, InvalidTimestamp, MergeStrategy,
+    PageHeader, Query, SequenceRange, SequenceSet, SpeculateCommandHandlerRequest, SyncMode,
+    TemporalQuery, Timestamp,
 };
 use prost::Name;
 
 use super::clients::{AggregateClient, EventBookStream, QueryClient};
+use super::retry::RetryPolicy;
 use crate::ClientError;
 
 /// A point in history for dry runs and temporal queries.
@@ -24,6 +26,8 @@ pub use angzarr_proto::temporal_query::PointInTime;
 #[must_use = "a command does nothing until executed"]
 pub struct CommandBuilder {
     client: AggregateClient,
+    queries: QueryClient,
+    retry: RetryPolicy,
     domain: String,
     root: uuid::Uuid,
     command: Option<Any>,
@@ -36,9 +40,16 @@ pub struct CommandBuilder {
 }
 
 impl CommandBuilder {
-    pub(crate) fn new(client: AggregateClient, domain: &str, root: uuid::Uuid) -> Self {
+    pub(crate) fn new(
+        client: AggregateClient,
+        queries: QueryClient,
+        domain: &str,
+        root: uuid::Uuid,
+    ) -> Self {
         CommandBuilder {
+            retry: client.retry_policy(),
             client,
+            queries,
             domain: domain.to_owned(),
             root,
             command: None,
@@ -100,6 +111,13 @@ impl CommandBuilder {
         self
     }
 
+    /// Retries transport failures of this command by `policy` instead of the
+    /// client's (see [`RetryPolicy`] for which failures are retried).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// The command book, or `InvalidArgument("command not set")`.
     pub fn build(&self) -> Result<CommandBook, ClientError> {
         self.book_with(self.command.clone())
@@ -144,26 +162,98 @@ impl CommandBuilder {
             cascade_error_mode: self.cascade_error_mode.into(),
             ..Default::default()
         };
-        self.client.handle_command(request).await
+        self.client
+            .handle_command_retrying(request, self.retry)
+            .await
     }
 
-    /// Sends the command; on a sequence conflict, rebuilds it at the
-    /// aggregate's current sequence (from the error) and tries again, at
-    /// most `attempts` times in all.
-    pub async fn execute_retrying(mut self, attempts: u32) -> Result<CommandResponse, ClientError> {
-        let mut tries = 0;
+    /// Sends the command and, when another writer got there first (a
+    /// sequence conflict), decides again: reads the aggregate's history as
+    /// it now is, asks `decide` for the command that history calls for, and
+    /// sends that at the fresh sequence; at most `attempts` sends in all,
+    /// every one with the same correlation id. Without a command set with
+    /// [`with_command`](Self::with_command), the first send is decided from
+    /// the current history too.
+    ///
+    /// Re-sending the same command at the new sequence would defeat
+    /// `MERGE_STRICT`, whose point is that a command decided on stale state
+    /// is not applied; `decide` sees the state the command now meets, and
+    /// returns an error (say, a [`ClientError::InvalidArgument`]) to give up.
+    ///
+    /// ```no_run
+    /// # async fn run(client: angzarr_client::DomainClient, root: uuid::Uuid)
+    /// #     -> Result<(), angzarr_client::ClientError> {
+    /// use angzarr_client::aggregate::runtime::rebuild;
+    /// use angzarr_client::proto::MergeStrategy;
+    /// use angzarr_client::ClientError;
+    /// use examples::player::{amount, chips, Player};
+    /// use examples::proto::WithdrawFunds;
+    ///
+    /// // Withdraw half of what is available, whatever others did meanwhile.
+    /// client
+    ///     .command("player", root)
+    ///     .with_merge_strategy(MergeStrategy::MergeStrict)
+    ///     .execute_retrying(5, |history| {
+    ///         let (state, _) = rebuild(&Player, Some(history))
+    ///             .map_err(|error| ClientError::InvalidArgument(error.to_string()))?;
+    ///         let half = amount(state.bankroll.as_ref()) / 2;
+    ///         Ok(WithdrawFunds { amount: Some(chips(half)) })
+    ///     })
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn execute_retrying<M, F>(
+        mut self,
+        attempts: u32,
+        mut decide: F,
+    ) -> Result<CommandResponse, ClientError>
+    where
+        M: Name,
+        F: FnMut(&EventBook) -> Result<M, ClientError>,
+    {
+        // One correlation id for every attempt: they are one request.
+        let correlation_id = self
+            .correlation_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        self.correlation_id = Some(correlation_id);
+        if self.command.is_none() {
+            self.decide_from_current(&mut decide).await?;
+        }
+        let mut sent = 0;
         loop {
-            tries += 1;
-            match self.client.handle_command(self.build_request()?).await {
-                Err(error) if error.is_sequence_conflict() && tries < attempts => {
-                    match error.current_event_book() {
-                        Some(current) => self.sequence = current.next_sequence,
-                        None => return Err(error),
-                    }
+            sent += 1;
+            match self
+                .client
+                .handle_command_retrying(self.build_request()?, self.retry)
+                .await
+            {
+                Err(error) if error.is_sequence_conflict() && sent < attempts.max(1) => {
+                    self.decide_from_current(&mut decide).await?;
                 }
                 other => return other,
             }
         }
+    }
+
+    /// Reads the aggregate's history and sets the command `decide` makes of
+    /// it, at the sequence after it.
+    async fn decide_from_current<M, F>(&mut self, decide: &mut F) -> Result<(), ClientError>
+    where
+        M: Name,
+        F: FnMut(&EventBook) -> Result<M, ClientError>,
+    {
+        let mut query = QueryBuilder::new(self.queries.clone(), &self.domain, Some(self.root))
+            .with_retry(self.retry);
+        if let Some(edition) = &self.edition {
+            query = query.edition(edition.clone());
+        }
+        let history = query.get_event_book().await?;
+        let command = decide(&history)?;
+        self.sequence = history.next_sequence.max(history.computed_next_sequence());
+        self.command = Some(Any::pack(&command));
+        Ok(())
     }
 
     /// Runs the command against history at `at`; nothing is stored.
@@ -178,11 +268,175 @@ impl CommandBuilder {
     }
 }
 
+/// Builds and sends facts: events that happened outside the system, which
+/// an aggregate records as they are (`HandleEvent`). The coordinator assigns
+/// their sequences; an external id makes sending them again harmless (they
+/// are stored once, and the answer says `already_processed`).
+///
+/// ```no_run
+/// # async fn run(client: angzarr_client::DomainClient, root: uuid::Uuid)
+/// #     -> Result<(), angzarr_client::ClientError> {
+/// use examples::player::chips;
+/// use examples::proto::FundsDeposited;
+///
+/// let stored = client
+///     .fact("player", root)
+///     .with_event(&FundsDeposited { amount: Some(chips(50)), new_balance: Some(chips(50)), deposited_at: None })
+///     .external_id("bank-transfer-8812")
+///     .description("wire transfer settled")
+///     .execute()
+///     .await?;
+/// assert!(!stored.already_processed);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a fact does nothing until executed"]
+pub struct FactBuilder {
+    client: AggregateClient,
+    retry: RetryPolicy,
+    domain: String,
+    root: uuid::Uuid,
+    events: Vec<Any>,
+    external_id: Option<String>,
+    description: String,
+    correlation_id: Option<String>,
+    sync_mode: SyncMode,
+    edition: Option<String>,
+}
+
+impl FactBuilder {
+    pub(crate) fn new(client: AggregateClient, domain: &str, root: uuid::Uuid) -> Self {
+        FactBuilder {
+            retry: client.retry_policy(),
+            client,
+            domain: domain.to_owned(),
+            root,
+            events: Vec::new(),
+            external_id: None,
+            description: String::new(),
+            correlation_id: None,
+            sync_mode: SyncMode::Async,
+            edition: None,
+        }
+    }
+
+    /// Adds an event; a fact may hold several, stored together in order.
+    pub fn with_event<M: Name>(mut self, event: &M) -> Self {
+        self.events.push(Any::pack(event));
+        self
+    }
+
+    /// Adds an already packed event.
+    pub fn with_any(mut self, event: Any) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    /// The id the outside system knows the fact by (a payment's id): the
+    /// coordinator stores a fact once per id. Required.
+    pub fn external_id(mut self, id: impl Into<String>) -> Self {
+        self.external_id = Some(id.into());
+        self
+    }
+
+    /// What the fact is, for people reading the history.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = text.into();
+        self
+    }
+
+    /// The correlation id (default: a fresh UUID).
+    pub fn with_correlation_id(mut self, correlation_id: impl Into<String>) -> Self {
+        self.correlation_id = Some(correlation_id.into());
+        self
+    }
+
+    /// How far the coordinator follows the facts' effects before answering.
+    pub fn with_sync_mode(mut self, mode: SyncMode) -> Self {
+        self.sync_mode = mode;
+        self
+    }
+
+    /// Records the facts on a named edition (timeline).
+    pub fn with_edition(mut self, edition: impl Into<String>) -> Self {
+        self.edition = Some(edition.into());
+        self
+    }
+
+    /// Retries transport failures by `policy` instead of the client's.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The request, or `InvalidArgument` naming what is missing (an event,
+    /// the external id).
+    pub fn build(&self) -> Result<EventRequest, ClientError> {
+        if self.events.is_empty() {
+            return Err(ClientError::InvalidArgument(
+                "a fact needs at least one event (with_event)".to_owned(),
+            ));
+        }
+        let external_id = match self.external_id.as_deref().map(str::trim) {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => {
+                return Err(ClientError::InvalidArgument(
+                    "a fact needs the external id it is known by outside (external_id)".to_owned(),
+                ))
+            }
+        };
+        let correlation_id = self
+            .correlation_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let mut cover =
+            Cover::new(self.domain.clone(), self.root).with_correlation_id(correlation_id);
+        if let Some(edition) = &self.edition {
+            cover = cover.with_edition(edition.clone());
+        }
+        let pages = self
+            .events
+            .iter()
+            .map(|event| EventPage {
+                header: Some(PageHeader {
+                    sequence_type: Some(page_header::SequenceType::ExternalDeferred(
+                        ExternalDeferredSequence {
+                            external_id: external_id.clone(),
+                            description: self.description.clone(),
+                        },
+                    )),
+                }),
+                created_at: Some(time::now()),
+                payload: Some(event_page::Payload::Event(event.clone())),
+                ..Default::default()
+            })
+            .collect();
+        Ok(EventRequest {
+            events: Some(EventBook {
+                cover: Some(cover),
+                pages,
+                ..Default::default()
+            }),
+            sync_mode: self.sync_mode.into(),
+            ..Default::default()
+        })
+    }
+
+    /// Sends the facts; the answer holds the stored pages, with
+    /// `already_processed` set when the external id had been seen.
+    pub async fn execute(self) -> Result<FactInjectionResponse, ClientError> {
+        let request = self.build()?;
+        self.client.handle_event_retrying(request, self.retry).await
+    }
+}
+
 /// Builds and runs one query. The last selection set wins.
 #[derive(Debug, Clone)]
 #[must_use = "a query does nothing until run"]
 pub struct QueryBuilder {
     client: QueryClient,
+    retry: RetryPolicy,
     domain: String,
     root: Option<uuid::Uuid>,
     correlation_id: Option<String>,
@@ -194,6 +448,7 @@ pub struct QueryBuilder {
 impl QueryBuilder {
     pub(crate) fn new(client: QueryClient, domain: &str, root: Option<uuid::Uuid>) -> Self {
         QueryBuilder {
+            retry: client.retry_policy(),
             client,
             domain: domain.to_owned(),
             root,
@@ -273,6 +528,12 @@ impl QueryBuilder {
         self
     }
 
+    /// Retries transport failures by `policy` instead of the client's.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// The query, or the first problem found while building it.
     pub fn build(&self) -> Result<Query, ClientError> {
         if let Some(error) = &self.invalid_time {
@@ -296,13 +557,27 @@ impl QueryBuilder {
     /// One book with every selected page.
     pub async fn get_event_book(self) -> Result<EventBook, ClientError> {
         let query = self.build()?;
-        self.client.get_event_book(query).await
+        self.client.get_event_book_retrying(query, self.retry).await
     }
 
     /// The selected history as a stream of books.
     pub async fn get_events(self) -> Result<EventBookStream, ClientError> {
         let query = self.build()?;
-        self.client.get_events(query).await
+        self.client.get_events_retrying(query, self.retry).await
+    }
+
+    /// The sequence the aggregate's next event gets on the queried edition,
+    /// without reading its history (the selection is ignored; see
+    /// [`QueryClient::next_sequence`]). A query without a root is refused.
+    pub async fn next_sequence(self) -> Result<u32, ClientError> {
+        let query = self.build()?;
+        let cover = query.cover.unwrap_or_default();
+        if cover.root.is_none() {
+            return Err(ClientError::InvalidArgument(
+                "next_sequence needs an aggregate: the query has no root".to_owned(),
+            ));
+        }
+        self.client.next_sequence_retrying(cover, self.retry).await
     }
 
     /// The selected pages.

@@ -7,6 +7,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use super::retry::{Repeat, RetryPolicy};
+use crate::settings::{self, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::ClientError;
 
 /// The port of a coordinator when only a host is known.
@@ -135,7 +137,20 @@ impl std::fmt::Display for Target {
     }
 }
 
-/// How to connect: timeouts, keep-alive, laziness, TLS roots.
+/// How to connect: timeouts, keep-alive, laziness, TLS roots, message size,
+/// retries.
+///
+/// ```
+/// use std::time::Duration;
+/// use angzarr_client::{ConnectOptions, RetryPolicy};
+///
+/// let options = ConnectOptions {
+///     call_timeout: Some(Duration::from_secs(5)),
+///     retry: RetryPolicy::default(),
+///     ..ConnectOptions::default()
+/// };
+/// assert_eq!(options.max_message_size, 64 * 1024 * 1024);
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// How long establishing the connection may take (default 5 s).
@@ -148,6 +163,12 @@ pub struct ConnectOptions {
     pub lazy: bool,
     /// A CA certificate (PEM) to trust for `https://`, instead of the system roots.
     pub ca_certificate: Option<Vec<u8>>,
+    /// The largest message sent or accepted, in bytes (default
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`], 64 MiB, the servers' and angzarr-local's).
+    pub max_message_size: usize,
+    /// How connecting, and every call of the clients made with these
+    /// options, retries transport failures (default: no retry).
+    pub retry: RetryPolicy,
 }
 
 impl Default for ConnectOptions {
@@ -158,12 +179,74 @@ impl Default for ConnectOptions {
             keep_alive: None,
             lazy: false,
             ca_certificate: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            retry: RetryPolicy::none(),
         }
     }
 }
 
-/// Opens a channel to `target`.
+/// The variable [`ConnectOptions::from_env`] reads the call deadline from.
+pub const CLIENT_CALL_TIMEOUT_ENV: &str = "ANGZARR_CALL_TIMEOUT";
+/// The variable [`ConnectOptions::from_env`] reads the message size from.
+pub const CLIENT_MAX_MESSAGE_SIZE_ENV: &str = "ANGZARR_MAX_MESSAGE_SIZE";
+/// The variable [`ConnectOptions::from_env`] reads the number of attempts
+/// from: set, the clients retry by [`RetryPolicy::default`] with that many.
+pub const CLIENT_RETRY_ATTEMPTS_ENV: &str = "ANGZARR_RETRY_ATTEMPTS";
+
+impl ConnectOptions {
+    /// The defaults, with what the environment sets: `ANGZARR_CALL_TIMEOUT`
+    /// (`5s`, `250ms`), `ANGZARR_MAX_MESSAGE_SIZE` (`64MiB`) and
+    /// `ANGZARR_RETRY_ATTEMPTS` (`5`). A value that does not parse is an
+    /// error naming the variable.
+    pub fn from_env() -> Result<Self, ClientError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
+        let invalid = |(variable, value, reason): (&str, String, String)| {
+            ClientError::InvalidArgument(format!("{variable}={value:?}: {reason}"))
+        };
+        let mut options = ConnectOptions::default();
+        if let Some(timeout) =
+            settings::from_env(CLIENT_CALL_TIMEOUT_ENV, &lookup, settings::parse_duration)
+                .map_err(invalid)?
+        {
+            options.call_timeout = Some(timeout);
+        }
+        if let Some(size) =
+            settings::from_env(CLIENT_MAX_MESSAGE_SIZE_ENV, &lookup, settings::parse_size)
+                .map_err(invalid)?
+        {
+            options.max_message_size = size;
+        }
+        let attempts = |text: &str| {
+            text.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("expected a whole number of attempts, got {text:?}"))
+        };
+        if let Some(attempts) =
+            settings::from_env(CLIENT_RETRY_ATTEMPTS_ENV, &lookup, attempts).map_err(invalid)?
+        {
+            options.retry = RetryPolicy::default().with_max_attempts(attempts);
+        }
+        Ok(options)
+    }
+}
+
+/// Opens a channel to `target`; a failure to connect is retried by the
+/// options' retry policy.
 pub async fn connect(target: &Target, options: &ConnectOptions) -> Result<Channel, ClientError> {
+    if options.lazy || options.retry.max_attempts() <= 1 {
+        return connect_once(target, options).await;
+    }
+    options
+        .retry
+        .run(Repeat::Safe, || connect_once(target, options))
+        .await
+}
+
+async fn connect_once(target: &Target, options: &ConnectOptions) -> Result<Channel, ClientError> {
     let failed = |message: String| ClientError::Connection {
         endpoint: target.to_string(),
         message,
@@ -352,6 +435,38 @@ mod tests {
                 other => panic!("{text:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn options_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let defaults = ConnectOptions::from_lookup(env(&[])).unwrap();
+        assert_eq!(defaults.call_timeout, None);
+        assert_eq!(defaults.max_message_size, DEFAULT_MAX_MESSAGE_SIZE);
+        assert_eq!(defaults.retry, RetryPolicy::none());
+        let set = ConnectOptions::from_lookup(env(&[
+            ("ANGZARR_CALL_TIMEOUT", "250ms"),
+            ("ANGZARR_MAX_MESSAGE_SIZE", "8MiB"),
+            ("ANGZARR_RETRY_ATTEMPTS", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(set.call_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(set.max_message_size, 8 << 20);
+        assert_eq!(set.retry, RetryPolicy::default().with_max_attempts(3));
+        let bad =
+            ConnectOptions::from_lookup(env(&[("ANGZARR_MAX_MESSAGE_SIZE", "lots")])).unwrap_err();
+        assert!(
+            bad.message()
+                .starts_with("ANGZARR_MAX_MESSAGE_SIZE=\"lots\": "),
+            "{bad}"
+        );
     }
 
     #[test]

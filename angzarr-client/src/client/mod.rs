@@ -4,11 +4,16 @@ mod builder;
 mod clients;
 mod endpoint;
 mod error;
+mod retry;
 
-pub use builder::{CommandBuilder, PointInTime, QueryBuilder};
+pub use builder::{CommandBuilder, FactBuilder, PointInTime, QueryBuilder};
 pub use clients::{
     AggregateClient, Client, CommandHandlerClient, DomainClient, EventBookStream, QueryClient,
     SpeculativeClient,
 };
-pub use endpoint::{connect, ConnectOptions, Target, DEFAULT_COORDINATOR_PORT};
+pub use endpoint::{
+    connect, ConnectOptions, Target, CLIENT_CALL_TIMEOUT_ENV, CLIENT_MAX_MESSAGE_SIZE_ENV,
+    CLIENT_RETRY_ATTEMPTS_ENV, DEFAULT_COORDINATOR_PORT,
+};
 pub use error::ClientError;
+pub use retry::RetryPolicy;

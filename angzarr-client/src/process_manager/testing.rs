@@ -20,6 +20,7 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
+/// use angzarr_client::testing::prelude::*;
 /// use angzarr_client::proto::{Cover, Edition, NoOp};
 ///
 /// #[derive(Default)]

@@ -12,6 +12,7 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
+/// use angzarr_client::testing::prelude::*;
 /// use angzarr_client::proto::{Cover, Edition};
 ///
 /// let projector = ProjectorRouter::new("echo", ["table"])

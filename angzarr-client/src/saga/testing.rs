@@ -15,6 +15,7 @@ use crate::{expect, ComponentError, IntoEvent, IntoEvents};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
+/// use angzarr_client::testing::prelude::*;
 /// use angzarr_client::proto::{Cover, Edition};
 ///
 /// // Any protobuf messages will do as events and commands here.

@@ -7,15 +7,26 @@
 //! aggregate and its upcaster on one port, as the coordinator expects), the
 //! others get listeners of their own (several sagas over Unix sockets, one
 //! socket each). Every listener serves `grpc.health.v1` (`""`, the full
-//! service names and the coordinator's short names, SERVING once bound and
-//! NOT_SERVING once shutdown starts) and gRPC reflection. Shutdown (SIGINT or
-//! SIGTERM by default) stops every listener, lets in-flight calls finish
-//! within a grace period and removes socket files.
+//! service names and the coordinator's short names) and gRPC reflection.
+//!
+//! Health is what orchestrators route by, so it tells the truth at every
+//! step of a server's life:
+//!
+//! 1. NOT_SERVING from the moment the listeners are bound until every
+//!    [readiness check](Server::readiness_check) has passed (a read model's
+//!    database open, say), then SERVING;
+//! 2. on shutdown (SIGINT or SIGTERM by default), NOT_SERVING at once, then a
+//!    [drain period](Server::shutdown_drain) in which calls are still
+//!    answered, so that load balancers stop routing here before anything is
+//!    refused (a second signal ends it early);
+//! 3. then the listeners stop accepting, in-flight calls finish within the
+//!    [grace period](Server::shutdown_grace), and socket files are removed.
 
 mod error;
 mod listen;
 mod listener;
 mod signal;
+mod traced;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -42,6 +53,7 @@ pub use signal::shutdown_signal;
 
 use listener::Listener;
 
+use crate::settings;
 use crate::{
     Aggregate, AggregateService, ComponentKind, ProcessManager, ProcessManagerService, Projector,
     ProjectorService, Saga, SagaService, Upcaster, UpcasterService,
@@ -50,6 +62,21 @@ use crate::{
 /// How long in-flight calls may take to finish once shutdown starts, by default.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How long a server keeps answering after reporting NOT_SERVING, by
+/// default: long enough for Kubernetes to take a pod out of its endpoints.
+pub const DEFAULT_SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
+/// The environment variable that sets the drain period (`5s`, `0`, ...).
+pub const SHUTDOWN_DRAIN_ENV: &str = "SHUTDOWN_DRAIN";
+
+/// The environment variable that sets the largest message, in and out
+/// (`4194304`, `64MiB`, ...).
+pub const MAX_MESSAGE_SIZE_ENV: &str = "MAX_MESSAGE_SIZE";
+
+/// The environment variable that sets the deadline of every call a server
+/// answers (`30s`, ...); unset, calls have none beyond the caller's own.
+pub const CALL_TIMEOUT_ENV: &str = "CALL_TIMEOUT";
+
 /// The fully qualified name of the service aggregates serve; health reports it.
 pub const COMMAND_HANDLER_SERVICE: &str = "angzarr.CommandHandlerService";
 
@@ -57,6 +84,13 @@ type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 type AddService = Box<dyn FnOnce(&mut RoutesBuilder, Option<usize>) + Send>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ServedService = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
+type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// A readiness check: asked again until it passes.
+struct ReadinessCheck {
+    name: String,
+    check: Box<dyn FnMut() -> CheckFuture + Send>,
+}
 
 /// One thing to serve, before it has an address.
 struct Registration {
@@ -100,9 +134,12 @@ pub struct Server<L = Identity> {
     component_addresses: Vec<(String, ListenAddress)>,
     descriptor_sets: Vec<&'static [u8]>,
     max_message_size: Option<usize>,
+    call_timeout: Option<Duration>,
     concurrency_limit: Option<usize>,
     shutdown: Option<ShutdownSignal>,
     grace: Duration,
+    drain: Option<Duration>,
+    readiness: Vec<ReadinessCheck>,
     layer: L,
     #[cfg(feature = "tls")]
     tls: Option<tonic::transport::ServerTlsConfig>,
@@ -123,9 +160,12 @@ impl Server {
             component_addresses: Vec::new(),
             descriptor_sets: Vec::new(),
             max_message_size: None,
+            call_timeout: None,
             concurrency_limit: None,
             shutdown: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
+            drain: None,
+            readiness: Vec::new(),
             layer: Identity::new(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -253,9 +293,29 @@ impl<L> Server<L> {
         )
     }
 
-    /// Serves any tonic service (health reports its name), on the server's
-    /// address ([`listen`](Self::listen)), or on the listener of the first
-    /// component when none was given.
+    /// Serves an application's own tonic service beside the components (a
+    /// query API for a read model, say), on the server's address
+    /// ([`listen`](Self::listen)), or on the listener of the first component
+    /// when none was given. It shares everything else: health reports its
+    /// name (and follows readiness and shutdown), reflection lists it when
+    /// its descriptors are [added](Self::reflect), the call timeout applies
+    /// (its message size limit is its own: tonic's generated servers have
+    /// `max_decoding_message_size`), each call runs in a `grpc` tracing span (DEBUG)
+    /// and a failed call is logged, and shutdown drains it with the rest.
+    ///
+    /// ```no_run
+    /// # use angzarr_client::{CommandRouter, Server};
+    /// # use angzarr_client::proto::event_query_service_server::{EventQueryService, EventQueryServiceServer};
+    /// # #[derive(Default)] struct State;
+    /// # async fn run(my_query_api: impl EventQueryService) -> Result<(), angzarr_client::ServeError> {
+    /// Server::new()
+    ///     .aggregate(CommandRouter::new("player", State::default))
+    ///     .service(EventQueryServiceServer::new(my_query_api))
+    ///     .listen_on("0.0.0.0:50303")?
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
     pub fn service<S>(mut self, service: S) -> Self
     where
         S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
@@ -274,7 +334,7 @@ impl<L> Server<L> {
             service: S::NAME,
             health: None,
             add: Box::new(move |routes: &mut RoutesBuilder, _| {
-                routes.add_service(service);
+                routes.add_service(traced::Traced::new(service));
             }),
         });
         self
@@ -315,10 +375,22 @@ impl<L> Server<L> {
         Ok(self.listen_component(name, ListenAddress::parse(address)?))
     }
 
-    /// Largest message accepted or sent by the components, in bytes (tonic's
-    /// default is 4 MiB).
+    /// Largest message the components accept or send, in bytes; without
+    /// it, the environment's `MAX_MESSAGE_SIZE`, else
+    /// [`DEFAULT_MAX_MESSAGE_SIZE`](crate::settings::DEFAULT_MAX_MESSAGE_SIZE)
+    /// (64 MiB, what angzarr-local and the clients use). A larger request is
+    /// refused with OUT_OF_RANGE naming the limit.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = Some(bytes);
+        self
+    }
+
+    /// The deadline of every call this server answers: one that takes longer
+    /// is ended, and its caller gets DEADLINE_EXCEEDED (clients of this
+    /// crate) or CANCELLED "Timeout expired" (tonic's own word). Without it,
+    /// the environment's `CALL_TIMEOUT`, else none beyond the caller's own.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
         self
     }
 
@@ -334,9 +406,54 @@ impl<L> Server<L> {
         self
     }
 
-    /// How long in-flight calls may take to finish after shutdown starts.
+    /// How long in-flight calls may take to finish once the listeners stop
+    /// accepting (after the drain period); then they are closed.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
+        self
+    }
+
+    /// How long the server keeps answering after it reports NOT_SERVING on
+    /// shutdown, so that whoever routes by health moves away first. Without
+    /// it, the environment's `SHUTDOWN_DRAIN` (`5s`, `0`), else
+    /// [`DEFAULT_SHUTDOWN_DRAIN`]. Tests and tools that stop their own
+    /// servers want `Duration::ZERO`.
+    pub fn shutdown_drain(mut self, drain: Duration) -> Self {
+        self.drain = Some(drain);
+        self
+    }
+
+    /// Reports NOT_SERVING until `check` passes: it is asked once the
+    /// listeners are bound, and again (backing off from 50 ms to 2 s) for as
+    /// long as it fails, each failure logged at WARN with its reason. Once
+    /// every check has passed, health reports SERVING. Calls are answered
+    /// all along; health is what tells an orchestrator to send them.
+    ///
+    /// ```no_run
+    /// # use angzarr_client::{ProjectorRouter, Server};
+    /// # async fn run() -> Result<(), angzarr_client::ServeError> {
+    /// Server::new()
+    ///     .projector(ProjectorRouter::new("seating", ["table"]))
+    ///     .readiness_check("read model", || async {
+    ///         std::fs::metadata("/data/seating.db").map(|_| ()).map_err(|e| e.to_string())
+    ///     })
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn readiness_check<F, Fut, E>(mut self, name: impl Into<String>, mut check: F) -> Self
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
+        self.readiness.push(ReadinessCheck {
+            name: name.into(),
+            check: Box::new(move || {
+                let answer = check();
+                Box::pin(async move { answer.await.map_err(|error| error.to_string()) })
+            }),
+        });
         self
     }
 
@@ -363,16 +480,22 @@ impl<L> Server<L> {
             component_addresses: self.component_addresses,
             descriptor_sets: self.descriptor_sets,
             max_message_size: self.max_message_size,
+            call_timeout: self.call_timeout,
             concurrency_limit: self.concurrency_limit,
             shutdown: self.shutdown,
             grace: self.grace,
+            drain: self.drain,
+            readiness: self.readiness,
             layer: Stack::new(layer, self.layer),
             #[cfg(feature = "tls")]
             tls: self.tls,
         }
     }
 
-    /// Binds every listener. Health reports SERVING from here on.
+    /// Binds every listener; health reports NOT_SERVING until
+    /// [`BoundServer::serve`] runs and the readiness checks pass. Settings
+    /// left unset are read from the environment here, and a value there that
+    /// does not parse is an error naming the variable.
     pub async fn bind<ResBody>(self) -> Result<BoundServer, ServeError>
     where
         L: Layer<Routes> + Clone + Send + 'static,
@@ -400,13 +523,36 @@ impl<L> Server<L> {
             }
         }
         let groups = self.group()?;
+        let lookup = |name: &str| std::env::var(name).ok();
+        let environment = |(variable, value, reason)| ServeError::Environment {
+            variable,
+            value,
+            reason,
+        };
+        let max_message_size = match self.max_message_size {
+            Some(bytes) => bytes,
+            None => settings::from_env(MAX_MESSAGE_SIZE_ENV, &lookup, settings::parse_size)
+                .map_err(environment)?
+                .unwrap_or(settings::DEFAULT_MAX_MESSAGE_SIZE),
+        };
+        let call_timeout = match self.call_timeout {
+            Some(timeout) => Some(timeout),
+            None => settings::from_env(CALL_TIMEOUT_ENV, &lookup, settings::parse_duration)
+                .map_err(environment)?,
+        };
+        let drain = match self.drain {
+            Some(drain) => drain,
+            None => settings::from_env(SHUTDOWN_DRAIN_ENV, &lookup, settings::parse_duration)
+                .map_err(environment)?
+                .unwrap_or(DEFAULT_SHUTDOWN_DRAIN),
+        };
         let Server {
             registrations,
             descriptor_sets,
-            max_message_size,
             concurrency_limit,
             shutdown,
             grace,
+            readiness,
             layer,
             #[cfg(feature = "tls")]
             tls,
@@ -425,6 +571,7 @@ impl<L> Server<L> {
                     members,
                     &descriptor_sets,
                     max_message_size,
+                    call_timeout,
                     layer.clone(),
                     concurrency_limit,
                     #[cfg(feature = "tls")]
@@ -433,10 +580,17 @@ impl<L> Server<L> {
                 .await?,
             );
         }
+        let (shutdown, signals) = match shutdown {
+            Some(shutdown) => (shutdown, false),
+            None => (Box::pin(shutdown_signal()) as ShutdownSignal, true),
+        };
         Ok(BoundServer {
             listeners,
-            shutdown: shutdown.unwrap_or_else(|| Box::pin(shutdown_signal())),
+            shutdown,
+            signals,
             grace,
+            drain,
+            readiness,
         })
     }
 
@@ -500,7 +654,12 @@ impl<L> Server<L> {
 pub struct BoundServer {
     listeners: Vec<BoundListener>,
     shutdown: ShutdownSignal,
+    /// Whether `shutdown` is the operating system's signals, so that a
+    /// second one can end the drain early.
+    signals: bool,
     grace: Duration,
+    drain: Duration,
+    readiness: Vec<ReadinessCheck>,
 }
 
 /// What a listener serves: the routes themselves, or behind the layers the
@@ -534,21 +693,35 @@ impl BoundServer {
             .map(|listener| (&listener.local, listener.components.as_slice()))
     }
 
-    /// Serves until the shutdown signal, then stops accepting calls, reports
-    /// NOT_SERVING, lets in-flight calls finish (bounded by the grace period)
-    /// and removes socket files. A listener failing stops the others.
+    /// Serves until the shutdown signal: health turns SERVING once the
+    /// readiness checks pass; on the signal it turns NOT_SERVING, calls are
+    /// still answered for the drain period, then the listeners stop
+    /// accepting, in-flight calls finish (bounded by the grace period) and
+    /// socket files are removed. A listener failing stops the others.
     pub async fn serve(self) -> Result<(), ServeError> {
         let BoundServer {
             listeners,
             shutdown,
+            signals,
             grace,
+            drain,
+            readiness,
         } = self;
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let reporters: Reporters = listeners
+            .iter()
+            .map(|listener| (listener.health.clone(), listener.health_names.clone()))
+            .collect();
+        // Without checks the server is ready before its first call is read.
+        let ready = if readiness.is_empty() {
+            report(&reporters, ServingStatus::Serving).await;
+            tokio::spawn(async {})
+        } else {
+            tokio::spawn(become_ready(readiness, reporters.clone()))
+        };
         let mut running = tokio::task::JoinSet::new();
-        let mut reporters = Vec::new();
         let mut sockets = Vec::new();
         for listener in listeners {
-            reporters.push((listener.health.clone(), listener.health_names.clone()));
             sockets.extend(listener.listener.socket_path().map(ToOwned::to_owned));
             let mut stopped = stopped.clone();
             running.spawn(listener.run(async move {
@@ -556,7 +729,7 @@ impl BoundServer {
             }));
         }
 
-        let drain = |mut running: tokio::task::JoinSet<Result<(), ServeError>>| async move {
+        let finish = |mut running: tokio::task::JoinSet<Result<(), ServeError>>| async move {
             let mut outcome = Ok(());
             while let Some(joined) = running.join_next().await {
                 match joined {
@@ -573,14 +746,25 @@ impl BoundServer {
         let mut shutdown = shutdown;
         let result = tokio::select! {
             () = &mut shutdown => {
-                tracing::info!("shutting down");
-                for (health, names) in &reporters {
-                    for name in names {
-                        health.set_service_status(*name, ServingStatus::NotServing).await;
+                ready.abort();
+                report(&reporters, ServingStatus::NotServing).await;
+                if !drain.is_zero() {
+                    tracing::info!(?drain, "shutting down: NOT_SERVING, still answering while load balancers move away");
+                    let early = async {
+                        if signals {
+                            shutdown_signal().await;
+                        } else {
+                            std::future::pending::<()>().await;
+                        }
+                    };
+                    tokio::select! {
+                        () = tokio::time::sleep(drain) => {}
+                        () = early => tracing::info!("a second signal: ending the drain now"),
                     }
                 }
+                tracing::info!("shutting down: no new connections; in-flight calls finishing");
                 let _ = stop.send(true);
-                match tokio::time::timeout(grace, drain(running)).await {
+                match tokio::time::timeout(grace, finish(running)).await {
                     Ok(result) => result,
                     Err(_) => {
                         tracing::warn!(?grace, "in-flight calls did not finish in time; closing them");
@@ -589,8 +773,10 @@ impl BoundServer {
                 }
             }
             Some(first) = running.join_next() => {
+                ready.abort();
+                report(&reporters, ServingStatus::NotServing).await;
                 let _ = stop.send(true);
-                let rest = tokio::time::timeout(grace, drain(running)).await.unwrap_or(Ok(()));
+                let rest = tokio::time::timeout(grace, finish(running)).await.unwrap_or(Ok(()));
                 match first {
                     Ok(Err(error)) => Err(error),
                     Ok(Ok(())) => rest,
@@ -608,13 +794,47 @@ impl BoundServer {
     }
 }
 
+type Reporters = Vec<(HealthReporter, Vec<&'static str>)>;
+
+/// Sets every health name of every listener to `status`.
+async fn report(reporters: &Reporters, status: ServingStatus) {
+    for (health, names) in reporters {
+        for name in names {
+            health.set_service_status(*name, status).await;
+        }
+    }
+}
+
+/// Runs the readiness checks until each has passed, then reports SERVING.
+async fn become_ready(checks: Vec<ReadinessCheck>, reporters: Reporters) {
+    for mut check in checks {
+        let mut wait = Duration::from_millis(50);
+        loop {
+            match (check.check)().await {
+                Ok(()) => {
+                    tracing::info!(check = %check.name, "ready");
+                    break;
+                }
+                Err(reason) => {
+                    tracing::warn!(check = %check.name, %reason, retry_in = ?wait, "not ready yet");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+    report(&reporters, ServingStatus::Serving).await;
+    tracing::info!("SERVING");
+}
+
 impl BoundListener {
     #[allow(clippy::too_many_arguments)]
     async fn bind<L, ResBody>(
         address: ListenAddress,
         registrations: Vec<Registration>,
         descriptor_sets: &[&'static [u8]],
-        limit: Option<usize>,
+        limit: usize,
+        call_timeout: Option<Duration>,
         layer: L,
         concurrency_limit: Option<usize>,
         #[cfg(feature = "tls")] tls: Option<tonic::transport::ServerTlsConfig>,
@@ -639,7 +859,7 @@ impl BoundListener {
         health_names.dedup();
         for name in &health_names {
             health
-                .set_service_status(*name, ServingStatus::Serving)
+                .set_service_status(*name, ServingStatus::NotServing)
                 .await;
         }
         let mut reflection = tonic_reflection::server::Builder::configure()
@@ -658,7 +878,7 @@ impl BoundListener {
         let mut components = Vec::with_capacity(registrations.len());
         for registration in registrations {
             components.push(registration.label);
-            (registration.add)(&mut routes, limit);
+            (registration.add)(&mut routes, Some(limit));
         }
         let routes = routes.routes().prepare();
         // Without layers, the routes are served as they are: no boxed
@@ -681,6 +901,9 @@ impl BoundListener {
         }
         if let Some(calls) = concurrency_limit {
             transport = transport.concurrency_limit_per_connection(calls);
+        }
+        if let Some(timeout) = call_timeout {
+            transport = transport.timeout(timeout);
         }
         tracing::info!(address = %local, components = %components.join(", "), "server listening");
         Ok(BoundListener {

@@ -12,6 +12,7 @@ use crate::{expect, ComponentError, IntoEvent};
 ///
 /// ```
 /// use angzarr_client::prelude::*;
+/// use angzarr_client::testing::prelude::*;
 /// use angzarr_client::proto::{Cover, NoOp};
 ///
 /// let upcaster = UpcasterRouter::new("player")

@@ -207,7 +207,7 @@ async fn deposit_retrying(
         .with_command(&deposit(amount))
         .with_sequence(sequence)
         .with_merge_strategy(merge_strategy("STRICT"))
-        .execute_retrying(attempts)
+        .execute_retrying(attempts, |_| Ok(deposit(amount)))
         .await;
     world.record_command(result);
 }
@@ -367,7 +367,7 @@ async fn concurrent_deposits(
                     .command("player", root)
                     .with_command(&deposit(amount))
                     .with_merge_strategy(merge_strategy("STRICT"))
-                    .execute_retrying(1_000)
+                    .execute_retrying(1_000, |_| Ok(deposit(amount)))
                     .await?;
             }
             Ok::<(), angzarr_client::ClientError>(())
