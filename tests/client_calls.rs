@@ -42,6 +42,22 @@ fn deposit(value: i64) -> DepositFunds {
     }
 }
 
+/// angzarr-local in process, with one registered player.
+async fn registered() -> (DomainClient, uuid::Uuid) {
+    let client = LocalCoordinator::builder()
+        .domain_aggregate(Player)
+        .build()
+        .client();
+    let root = uuid::Uuid::new_v4();
+    client
+        .command("player", root)
+        .with_command(&register())
+        .execute()
+        .await
+        .unwrap();
+    (client, root)
+}
+
 /// Serves `fake` on a loopback port; the address.
 async fn serve_fake(fake: &FakeCoordinator) -> String {
     use angzarr_client::proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
@@ -214,17 +230,7 @@ async fn a_broken_call_is_repeated_only_where_repeating_is_safe() {
 
 #[tokio::test]
 async fn a_conflict_is_decided_again_on_the_fresh_history() {
-    let client = LocalCoordinator::builder()
-        .domain_aggregate(Player)
-        .build()
-        .client();
-    let root = uuid::Uuid::new_v4();
-    client
-        .command("player", root)
-        .with_command(&register())
-        .execute()
-        .await
-        .unwrap();
+    let (client, root) = registered().await;
     client
         .command("player", root)
         .with_sequence(1)
@@ -322,17 +328,7 @@ async fn every_attempt_of_a_decision_shares_one_correlation_id() {
 
 #[tokio::test]
 async fn facts_are_stored_once_per_external_id() {
-    let client = LocalCoordinator::builder()
-        .domain_aggregate(Player)
-        .build()
-        .client();
-    let root = uuid::Uuid::new_v4();
-    client
-        .command("player", root)
-        .with_command(&register())
-        .execute()
-        .await
-        .unwrap();
+    let (client, root) = registered().await;
     let settled = FundsDeposited {
         amount: Some(chips(70)),
         new_balance: Some(chips(70)),
@@ -402,16 +398,7 @@ async fn next_sequence_reads_no_history() {
     );
     assert_eq!(fake.queries().len(), 3);
     // On a named edition, from the builder.
-    let local = LocalCoordinator::builder()
-        .domain_aggregate(Player)
-        .build()
-        .client();
-    local
-        .command("player", root)
-        .with_command(&register())
-        .execute()
-        .await
-        .unwrap();
+    let (local, root) = registered().await;
     assert_eq!(local.next_sequence("player", root).await.unwrap(), 1);
     local
         .command("player", root)

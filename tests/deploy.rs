@@ -167,7 +167,8 @@ fn the_schema_check_catches_what_it_must() {
     assert!(said.contains(".spec.selector is required"), "{said}");
 }
 
-fn app(deployment: &Deployment) -> &Container {
+/// The container called `name` of the deployment's pods.
+fn container<'a>(deployment: &'a Deployment, name: &str) -> &'a Container {
     let spec = deployment
         .spec
         .as_ref()
@@ -178,23 +179,16 @@ fn app(deployment: &Deployment) -> &Container {
         .unwrap();
     spec.containers
         .iter()
-        .find(|container| container.name == "app")
-        .unwrap_or_else(|| panic!("{:?} has an app container", deployment.metadata.name))
+        .find(|container| container.name == name)
+        .unwrap_or_else(|| panic!("{:?} has a container {name}", deployment.metadata.name))
+}
+
+fn app(deployment: &Deployment) -> &Container {
+    container(deployment, "app")
 }
 
 fn sidecar(deployment: &Deployment) -> &Container {
-    let spec = deployment
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
-    spec.containers
-        .iter()
-        .find(|container| container.name == "sidecar")
-        .unwrap_or_else(|| panic!("{:?} has a sidecar", deployment.metadata.name))
+    container(deployment, "sidecar")
 }
 
 fn env(container: &Container) -> BTreeMap<String, Option<String>> {

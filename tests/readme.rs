@@ -155,3 +155,30 @@ fn published_crates_declare_their_categories_in_package() {
         assert_eq!(found.as_deref(), Some("[package]"), "{krate}: categories");
     }
 }
+
+#[test]
+fn published_crates_package_only_what_builds_them() {
+    for krate in [
+        "angzarr-proto",
+        "angzarr-macros",
+        "angzarr-client",
+        "angzarr-local",
+    ] {
+        let manifest = std::fs::read_to_string(root().join(krate).join("Cargo.toml")).unwrap();
+        let include = manifest
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("include = "))
+            .unwrap_or_else(|| panic!("{krate}: an include list"));
+        let entries: Vec<&str> = include
+            .trim_matches(['[', ']'])
+            .split(',')
+            .map(|entry| entry.trim().trim_matches('"'))
+            .collect();
+        for entry in entries {
+            assert!(
+                ["src/**", "proto/**", "build.rs"].contains(&entry),
+                "{krate} packages {entry}: tests and benches need this repository"
+            );
+        }
+    }
+}

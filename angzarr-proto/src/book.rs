@@ -78,6 +78,17 @@ impl Cover {
     /// The same cover with `edition` set where it has none (or an unnamed
     /// one), as components stamp the edition of what caused them onto what
     /// they emit; a named edition is kept.
+    ///
+    /// ```
+    /// use angzarr_proto::Cover;
+    ///
+    /// let main = Cover::new("player", uuid::Uuid::nil());
+    /// assert!(main.is_main_timeline());
+    /// assert_eq!(main.clone().or_edition("what-if").edition_name(), "what-if");
+    /// let named = main.with_edition("x");
+    /// assert_eq!(named.clone().or_edition("what-if").edition_name(), "x");
+    /// assert_eq!(named.routing_key(), "player");
+    /// ```
     pub fn or_edition(mut self, edition: &str) -> Self {
         self.fill_edition(edition);
         self

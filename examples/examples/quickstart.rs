@@ -140,7 +140,7 @@ pub async fn main() -> Result<(), Box<dyn Error>> {
         })
         .await?;
     println!(
-        "retried at the fresh sequence: stored as event {}",
+        "decided again on the fresh history: stored as event {}",
         recovered.events.unwrap_or_default().pages[0]
             .sequence()
             .unwrap_or_default()

@@ -113,6 +113,28 @@ impl CommandBuilder {
 
     /// Retries transport failures of this command by `policy` instead of the
     /// client's (see [`RetryPolicy`] for which failures are retried).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    /// use angzarr_client::testing::FakeCoordinator;
+    /// use angzarr_client::RetryPolicy;
+    /// use examples::proto::RegisterPlayer;
+    ///
+    /// let coordinator = FakeCoordinator::new();
+    /// coordinator.reply_status(tonic::Status::unavailable("the sidecar is restarting"));
+    /// let policy = RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(10));
+    /// coordinator.client()
+    ///     .command("player", uuid::Uuid::new_v4())
+    ///     .with_command(&RegisterPlayer::default())
+    ///     .with_retry(policy)
+    ///     .execute()
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!(coordinator.commands().len(), 2);
+    /// # }
+    /// ```
     pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -180,26 +202,36 @@ impl CommandBuilder {
     /// is not applied; `decide` sees the state the command now meets, and
     /// returns an error (say, a [`ClientError::InvalidArgument`]) to give up.
     ///
-    /// ```no_run
-    /// # async fn run(client: angzarr_client::DomainClient, root: uuid::Uuid)
-    /// #     -> Result<(), angzarr_client::ClientError> {
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), angzarr_client::ClientError> {
     /// use angzarr_client::aggregate::runtime::rebuild;
     /// use angzarr_client::proto::MergeStrategy;
+    /// use angzarr_client::testing::FakeCoordinator;
     /// use angzarr_client::ClientError;
     /// use examples::player::{amount, chips, Player};
-    /// use examples::proto::WithdrawFunds;
+    /// use examples::proto::{FundsDeposited, PlayerRegistered, WithdrawFunds};
     ///
-    /// // Withdraw half of what is available, whatever others did meanwhile.
+    /// let coordinator = FakeCoordinator::new();
+    /// let root = uuid::Uuid::new_v4();
+    /// let deposited = |balance| FundsDeposited { amount: Some(chips(100)), new_balance: Some(chips(balance)), deposited_at: None };
+    /// coordinator.given("player", root, [deposited(100), deposited(200)]);
+    /// coordinator.reply_conflict(); // another writer got there first
+    /// let client = coordinator.client();
+    ///
+    /// // Withdraw half of what the player has, whatever others did meanwhile.
     /// client
     ///     .command("player", root)
     ///     .with_merge_strategy(MergeStrategy::MergeStrict)
     ///     .execute_retrying(5, |history| {
     ///         let (state, _) = rebuild(&Player, Some(history))
     ///             .map_err(|error| ClientError::InvalidArgument(error.to_string()))?;
-    ///         let half = amount(state.bankroll.as_ref()) / 2;
-    ///         Ok(WithdrawFunds { amount: Some(chips(half)) })
+    ///         Ok(WithdrawFunds { amount: Some(chips(amount(state.bankroll.as_ref()) / 2)) })
     ///     })
     ///     .await?;
+    /// let sent = coordinator.commands_of::<WithdrawFunds>();
+    /// assert_eq!(sent.len(), 2); // decided, refused as a conflict, decided again
+    /// assert!(sent.iter().all(|w| w.amount == Some(chips(100))));
     /// # Ok(())
     /// # }
     /// ```
@@ -273,20 +305,24 @@ impl CommandBuilder {
 /// their sequences; an external id makes sending them again harmless (they
 /// are stored once, and the answer says `already_processed`).
 ///
-/// ```no_run
-/// # async fn run(client: angzarr_client::DomainClient, root: uuid::Uuid)
-/// #     -> Result<(), angzarr_client::ClientError> {
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), angzarr_client::ClientError> {
+/// use angzarr_client::testing::FakeCoordinator;
 /// use examples::player::chips;
 /// use examples::proto::FundsDeposited;
 ///
-/// let stored = client
+/// let coordinator = FakeCoordinator::new();
+/// let client = coordinator.client();
+/// let root = uuid::Uuid::new_v4();
+/// let transfer = client
 ///     .fact("player", root)
 ///     .with_event(&FundsDeposited { amount: Some(chips(50)), new_balance: Some(chips(50)), deposited_at: None })
 ///     .external_id("bank-transfer-8812")
-///     .description("wire transfer settled")
-///     .execute()
-///     .await?;
-/// assert!(!stored.already_processed);
+///     .description("wire transfer settled");
+/// assert!(!transfer.clone().execute().await?.already_processed);
+/// assert!(transfer.execute().await?.already_processed); // stored once
+/// assert_eq!(client.next_sequence("player", root).await?, 1);
 /// # Ok(())
 /// # }
 /// ```
@@ -569,6 +605,22 @@ impl QueryBuilder {
     /// The sequence the aggregate's next event gets on the queried edition,
     /// without reading its history (the selection is ignored; see
     /// [`QueryClient::next_sequence`]). A query without a root is refused.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use angzarr_client::testing::FakeCoordinator;
+    /// use angzarr_client::proto::NoOp;
+    ///
+    /// let coordinator = FakeCoordinator::new();
+    /// let root = uuid::Uuid::new_v4();
+    /// coordinator.given("table", root, [NoOp::default(), NoOp::default()]);
+    /// let client = coordinator.client();
+    /// assert_eq!(client.query("table", root).next_sequence().await.unwrap(), 2);
+    /// assert_eq!(client.query("table", root).edition("what-if").next_sequence().await.unwrap(), 0);
+    /// assert!(client.query_domain("table").next_sequence().await.is_err());
+    /// # }
+    /// ```
     pub async fn next_sequence(self) -> Result<u32, ClientError> {
         let query = self.build()?;
         let cover = query.cover.unwrap_or_default();

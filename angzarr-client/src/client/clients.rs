@@ -604,13 +604,28 @@ impl DomainClient {
 
     /// Facts for the aggregate `root` of `domain`: events that happened
     /// outside (a payment settled, a clock ticked), which the aggregate
-    /// records as they are; the coordinator assigns their sequences.
+    /// records as they are; the coordinator assigns their sequences. See
+    /// [`FactBuilder`] for an example.
     pub fn fact(&self, domain: &str, root: uuid::Uuid) -> FactBuilder {
         FactBuilder::new(self.aggregate.clone(), domain, root)
     }
 
     /// The sequence the next event of the aggregate `root` of `domain` gets,
     /// without reading its history (see [`QueryClient::next_sequence`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use angzarr_client::testing::FakeCoordinator;
+    /// use angzarr_client::proto::NoOp;
+    ///
+    /// let coordinator = FakeCoordinator::new();
+    /// let root = uuid::Uuid::new_v4();
+    /// coordinator.given("player", root, (0..500).map(|_| NoOp::default()));
+    /// assert_eq!(coordinator.client().next_sequence("player", root).await.unwrap(), 500);
+    /// assert_eq!(coordinator.queries().len(), 1); // one query, no page read
+    /// # }
+    /// ```
     pub async fn next_sequence(&self, domain: &str, root: uuid::Uuid) -> Result<u32, ClientError> {
         self.query.next_sequence(Cover::new(domain, root)).await
     }

@@ -203,6 +203,21 @@ impl ConnectOptions {
     }
 
     /// [`from_env`](Self::from_env) reading variables through `lookup`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use angzarr_client::ConnectOptions;
+    ///
+    /// let options = ConnectOptions::from_lookup(|name| match name {
+    ///     "ANGZARR_CALL_TIMEOUT" => Some("2s".into()),
+    ///     "ANGZARR_RETRY_ATTEMPTS" => Some("3".into()),
+    ///     _ => None,
+    /// })
+    /// .unwrap();
+    /// assert_eq!(options.call_timeout, Some(Duration::from_secs(2)));
+    /// assert_eq!(options.retry.max_attempts(), 3);
+    /// assert!(ConnectOptions::from_lookup(|_| Some("lots".into())).is_err());
+    /// ```
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
         let invalid = |(variable, value, reason): (&str, String, String)| {
             ClientError::InvalidArgument(format!("{variable}={value:?}: {reason}"))

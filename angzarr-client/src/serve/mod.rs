@@ -418,6 +418,23 @@ impl<L> Server<L> {
     /// it, the environment's `SHUTDOWN_DRAIN` (`5s`, `0`), else
     /// [`DEFAULT_SHUTDOWN_DRAIN`]. Tests and tools that stop their own
     /// servers want `Duration::ZERO`.
+    ///
+    /// ```no_run
+    /// # use angzarr_client::{CommandRouter, Server};
+    /// # #[derive(Default)] struct State;
+    /// # async fn run() -> Result<(), angzarr_client::ServeError> {
+    /// use std::time::Duration;
+    ///
+    /// Server::new()
+    ///     .aggregate(CommandRouter::new("player", State::default))
+    ///     .shutdown_drain(Duration::from_secs(10))   // behind a slow load balancer
+    ///     .shutdown_grace(Duration::from_secs(20))   // long calls, then closed
+    ///     .call_timeout(Duration::from_secs(30))
+    ///     .max_message_size(16 << 20)
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
     pub fn shutdown_drain(mut self, drain: Duration) -> Self {
         self.drain = Some(drain);
         self
