@@ -23,44 +23,67 @@ use examples::proto::{PlayerReturningToPlay, RegisterPlayer, SitIn};
 use prost_types::Any;
 use tokio::sync::oneshot;
 use tokio_stream::StreamExt;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 struct Running {
-    address: std::net::SocketAddr,
+    address: ListenAddress,
     stop: Option<oneshot::Sender<()>>,
     finished: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
 
+/// Where a test server listens: loopback TCP, or a Unix socket of its own.
+#[derive(Clone, Copy)]
+enum Transport {
+    Tcp,
+    Unix,
+}
+
+impl Transport {
+    fn address(self) -> ListenAddress {
+        match self {
+            Transport::Tcp => ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()),
+            Transport::Unix => ListenAddress::Unix(std::env::temp_dir().join(format!(
+                "angzarr-hosting-{}-{}.sock",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ))),
+        }
+    }
+}
+
 impl Running {
     async fn start(server: Server) -> Running {
+        Running::start_on(server, Transport::Tcp).await
+    }
+
+    async fn start_on(server: Server, transport: Transport) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
         let bound = server
-            .listen(ListenAddress::Tcp("127.0.0.1:0".parse().unwrap()))
+            .listen(transport.address())
             .shutdown_signal(async {
                 let _ = stopped.await;
             })
             .bind()
             .await
-            .expect("bind loopback");
-        let ListenAddress::Tcp(address) = bound.local_address().clone() else {
-            unreachable!("asked for TCP")
-        };
+            .expect("bind");
         Running {
-            address,
+            address: bound.local_address().clone(),
             stop: Some(stop),
             finished: tokio::spawn(bound.serve()),
         }
     }
 
+    fn target(&self) -> Target {
+        Target::parse(&self.address.to_string()).unwrap()
+    }
+
     /// A new connection (a new caller, as a load balancer would send).
     async fn channel(&self) -> Channel {
-        Endpoint::try_from(format!("http://{}", self.address))
-            .unwrap()
-            .connect()
+        angzarr_client::connect(&self.target(), &ConnectOptions::default())
             .await
             .expect("connect")
     }
@@ -116,11 +139,20 @@ fn register() -> ContextualCommand {
 }
 
 #[tokio::test]
-async fn not_serving_until_every_readiness_check_passes() {
+async fn not_serving_until_every_readiness_check_passes_over_tcp() {
+    readiness_gates_serving(Transport::Tcp).await;
+}
+
+#[tokio::test]
+async fn not_serving_until_every_readiness_check_passes_over_a_unix_socket() {
+    readiness_gates_serving(Transport::Unix).await;
+}
+
+async fn readiness_gates_serving(transport: Transport) {
     let open = Arc::new(AtomicBool::new(false));
     let asked = Arc::new(tokio::sync::Notify::new());
     let (flag, told) = (Arc::clone(&open), Arc::clone(&asked));
-    let mut server = Running::start(
+    let mut server = Running::start_on(
         Server::new()
             .aggregate(Player)
             .shutdown_drain(Duration::ZERO)
@@ -135,6 +167,7 @@ async fn not_serving_until_every_readiness_check_passes() {
                     }
                 }
             }),
+        transport,
     )
     .await;
     let mut health = HealthClient::new(server.channel().await);
@@ -163,9 +196,23 @@ async fn not_serving_until_every_readiness_check_passes() {
 }
 
 #[tokio::test]
-async fn shutdown_reports_not_serving_then_answers_through_the_drain() {
+async fn shutdown_reports_not_serving_then_answers_through_the_drain_over_tcp() {
+    drains(Transport::Tcp).await;
+}
+
+#[tokio::test]
+async fn shutdown_reports_not_serving_then_answers_through_the_drain_over_a_unix_socket() {
+    drains(Transport::Unix).await;
+}
+
+async fn drains(transport: Transport) {
     let drain = Duration::from_secs(3);
-    let mut server = Running::start(Server::new().aggregate(Player).shutdown_drain(drain)).await;
+    let mut server = Running::start_on(
+        Server::new().aggregate(Player).shutdown_drain(drain),
+        transport,
+    )
+    .await;
+    let target = server.target();
     let mut health = HealthClient::new(server.channel().await);
     assert_eq!(status(&mut health, "").await, ServingStatus::Serving as i32);
 
@@ -191,10 +238,7 @@ async fn shutdown_reports_not_serving_then_answers_through_the_drain() {
         asked_to_stop.elapsed() >= drain,
         "the listeners closed before the drain period ended"
     );
-    let refused = Endpoint::try_from(format!("http://{}", server.address))
-        .unwrap()
-        .connect()
-        .await;
+    let refused = angzarr_client::connect(&target, &ConnectOptions::default()).await;
     assert!(refused.is_err(), "the listener is closed after shutdown");
 }
 
@@ -305,7 +349,7 @@ async fn histories_past_tonics_four_mebibytes_pass_by_default_and_the_limit_is_s
             .shutdown_drain(Duration::ZERO),
     )
     .await;
-    let target = Target::parse(&server.address.to_string()).unwrap();
+    let target = server.target();
     let client = DomainClient::connect_with(&target, &ConnectOptions::default())
         .await
         .unwrap();

@@ -48,6 +48,7 @@ async fn serves_on_the_environment_socket_and_exits_cleanly_on_sigterm() {
         .env("RUST_LOG", "warn")
         // A drain far longer than the test: only the second signal ends it.
         .env("SHUTDOWN_DRAIN", "10m")
+        .env("MAX_MESSAGE_SIZE", "64KiB")
         .stdin(Stdio::null())
         .spawn()
         .expect("start the player server");
@@ -77,6 +78,23 @@ async fn serves_on_the_environment_socket_and_exits_cleanly_on_sigterm() {
             .status;
         assert_eq!(status, ServingStatus::Serving as i32, "service {service:?}");
     }
+    // The environment's message size limit holds.
+    let mut oversized = register();
+    if let Some(book) = oversized.command.as_mut() {
+        book.pages[0] = CommandPage::new(
+            0,
+            angzarr_client::proto::Any::pack(&RegisterPlayer {
+                display_name: "x".repeat(100 * 1024),
+                ..Default::default()
+            }),
+        );
+    }
+    let refused = CommandHandlerServiceClient::new(unix_channel(socket.clone()).await)
+        .handle(oversized)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::OutOfRange, "{refused:?}");
+
     let signal = |child: &std::process::Child| {
         let sent = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
