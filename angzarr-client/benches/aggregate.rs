@@ -22,6 +22,15 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use examples::player::{Player, PlayerView};
 use examples::proto::{FundsDeposited, PlayerRegistered, PlayerState};
 
+fn cover_of(
+    response: &angzarr_client::proto::BusinessResponse,
+) -> Option<angzarr_client::proto::Cover> {
+    match &response.result {
+        Some(angzarr_client::proto::business_response::Result::Events(book)) => book.cover.clone(),
+        _ => None,
+    }
+}
+
 fn handle_one_command(c: &mut Criterion) {
     let mut group = c.benchmark_group("handle_one_command");
     for prior_events in [0_u32, 100, 10_000] {
@@ -30,6 +39,7 @@ fn handle_one_command(c: &mut Criterion) {
         let by_macro = block_on(runtime::handle_command(&Player, &request)).expect("handled");
         let by_hand = handwritten(&request);
         assert_eq!(pages_of(&by_macro), pages_of(&by_hand));
+        assert_eq!(cover_of(&by_macro), cover_of(&by_hand));
         let state: PlayerState = snapshot_of(&by_macro).unpack().expect("state");
         let expected = if prior_events == 0 {
             0

@@ -91,7 +91,11 @@ pub fn handwritten(request: &ContextualCommand) -> BusinessResponse {
     };
     BusinessResponse {
         result: Some(business_response::Result::Events(EventBook {
-            cover: book.cover.clone(),
+            // The same answer the SDK gives: the main timeline named.
+            cover: book
+                .cover
+                .clone()
+                .map(|cover| cover.or_edition(angzarr_client::proto::DEFAULT_EDITION)),
             snapshot: Some(Snapshot {
                 sequence: next,
                 state: Some(Any::pack(&state)),
