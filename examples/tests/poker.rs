@@ -109,6 +109,8 @@ async fn every_component_serves_alone_where_the_environment_says() {
             )
             .env(examples::poker::SEATING_DB, base.join("seating.db"))
             .env("RUST_LOG", "warn")
+            // The test stops each one itself; nothing routes to it by health.
+            .env("SHUTDOWN_DRAIN", "0")
             .stdin(Stdio::null())
             .spawn()
             .expect("serve starts");

@@ -22,6 +22,7 @@ async fn serves_on_the_environment_port_and_exits_cleanly_on_sigterm() {
         .env("PORT", port.to_string())
         .env_remove("TRANSPORT_TYPE")
         .env("RUST_LOG", "warn")
+        .env("SHUTDOWN_DRAIN", "0")
         .stdin(Stdio::null())
         .spawn()
         .expect("start the table server");
