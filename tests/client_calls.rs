@@ -76,6 +76,17 @@ async fn serve_fake(fake: &FakeCoordinator) -> String {
     address
 }
 
+/// A deposit after the registration, which the scripted answer refuses.
+async fn deposit_again(client: &DomainClient, root: uuid::Uuid) -> ClientError {
+    client
+        .command("player", root)
+        .with_sequence(1)
+        .with_command(&deposit(5))
+        .execute()
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn unavailable_is_retried_by_the_policy_and_a_rejection_never() {
     let fake = FakeCoordinator::new();
@@ -97,26 +108,14 @@ async fn unavailable_is_retried_by_the_policy_and_a_rejection_never() {
 
     // Without a policy nothing is retried: the default.
     fake.reply_status(Status::unavailable("down"));
-    let failed = client
-        .command("player", root)
-        .with_sequence(1)
-        .with_command(&deposit(5))
-        .execute()
-        .await
-        .unwrap_err();
+    let failed = deposit_again(&client, root).await;
     assert!(failed.is_connection_error());
     assert_eq!(fake.commands().len(), 4);
 
     // A business rejection is an answer, whatever the policy.
     let retrying = client.clone().with_retry(quick());
     fake.reply_rejection(Rejection::precondition("Insufficient funds"));
-    let refused = retrying
-        .command("player", root)
-        .with_sequence(1)
-        .with_command(&deposit(5))
-        .execute()
-        .await
-        .unwrap_err();
+    let refused = deposit_again(&retrying, root).await;
     assert!(refused.is_rejection());
     assert_eq!(fake.commands().len(), 5);
 
@@ -124,13 +123,7 @@ async fn unavailable_is_retried_by_the_policy_and_a_rejection_never() {
     for _ in 0..10 {
         fake.reply_status(Status::unavailable("down"));
     }
-    let gave_up = retrying
-        .command("player", root)
-        .with_sequence(1)
-        .with_command(&deposit(5))
-        .execute()
-        .await
-        .unwrap_err();
+    let gave_up = deposit_again(&retrying, root).await;
     assert!(gave_up.is_connection_error());
     assert_eq!(fake.commands().len(), 9, "four attempts in all");
 }
