@@ -560,6 +560,27 @@ async fn connection_failures_are_connection_errors() {
         refused.message()
     );
 
+    // The same for a lazy client, whose connection fails during its first call.
+    let target = Target::parse(&closed.to_string()).unwrap();
+    let lazy = ConnectOptions {
+        lazy: true,
+        ..Default::default()
+    };
+    let during = DomainClient::connect_with(&target, &lazy)
+        .await
+        .unwrap()
+        .queries()
+        .aggregate_roots()
+        .await
+        .unwrap_err();
+    assert!(during.is_connection_error(), "{during:?}");
+    assert_eq!(
+        during.message().matches("tcp connect error").count(),
+        1,
+        "{}",
+        during.message()
+    );
+
     let missing = DomainClient::connect("unix:/tmp/angzarr-no-such-dir/ch-player.sock")
         .await
         .unwrap_err();

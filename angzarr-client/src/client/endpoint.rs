@@ -85,8 +85,33 @@ impl Target {
     /// The endpoint in environment variable `variable`, or `default` when it
     /// is unset or empty.
     pub fn from_env(variable: &str, default: &str) -> Result<Self, ClientError> {
-        match std::env::var(variable) {
-            Ok(value) if !value.trim().is_empty() => Self::parse(&value),
+        Self::from_env_with(variable, default, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) reading variables through `lookup`, so
+    /// that tests (and hosts with their own configuration) need not touch
+    /// the process environment.
+    ///
+    /// ```
+    /// use angzarr_client::Target;
+    ///
+    /// let lookup = |name: &str| (name == "ORDERS").then(|| "orders:1310".to_owned());
+    /// assert_eq!(
+    ///     Target::from_env_with("ORDERS", "localhost:1310", lookup).unwrap(),
+    ///     Target::Http("http://orders:1310".into())
+    /// );
+    /// assert_eq!(
+    ///     Target::from_env_with("OTHER", "localhost:1310", lookup).unwrap(),
+    ///     Target::Http("http://localhost:1310".into())
+    /// );
+    /// ```
+    pub fn from_env_with(
+        variable: &str,
+        default: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ClientError> {
+        match lookup(variable) {
+            Some(value) if !value.trim().is_empty() => Self::parse(&value),
             _ => Self::parse(default),
         }
     }

@@ -68,11 +68,15 @@ impl From<Status> for ClientError {
         let broken = std::error::Error::source(&status)
             .is_some_and(|source| source.downcast_ref::<tonic::transport::Error>().is_some());
         if broken {
+            // Each cause said once: hyper's layers repeat one another.
             let mut text = status.message().to_owned();
             let mut cause = std::error::Error::source(&status);
             while let Some(error) = cause {
-                text.push_str(": ");
-                text.push_str(&error.to_string());
+                let said = error.to_string();
+                if !said.is_empty() && !text.contains(&said) {
+                    text.push_str(": ");
+                    text.push_str(&said);
+                }
                 cause = error.source();
             }
             return ClientError::ConnectionLost(text);
@@ -166,6 +170,29 @@ impl ClientError {
             return None;
         }
         EventBook::decode(status.details()).ok()
+    }
+
+    /// How long the server asked the client to wait before trying again:
+    /// gRPC's `grpc-retry-pushback-ms` trailer (milliseconds), else an HTTP
+    /// style `retry-after` (whole seconds). `None` when the server gave no
+    /// hint, or one that does not parse.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use angzarr_client::ClientError;
+    ///
+    /// let mut status = tonic::Status::resource_exhausted("slow down");
+    /// status.metadata_mut().insert("grpc-retry-pushback-ms", "250".parse().unwrap());
+    /// assert_eq!(ClientError::from(status).retry_after(), Some(Duration::from_millis(250)));
+    /// assert_eq!(ClientError::from(tonic::Status::unavailable("down")).retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        let metadata = self.status()?.metadata();
+        let number =
+            |key: &str| -> Option<u64> { metadata.get(key)?.to_str().ok()?.trim().parse().ok() };
+        number("grpc-retry-pushback-ms")
+            .map(std::time::Duration::from_millis)
+            .or_else(|| number("retry-after").map(std::time::Duration::from_secs))
     }
 
     /// Whether trying again may succeed: connection failures, UNAVAILABLE,
