@@ -30,6 +30,21 @@ pub trait AnyExt: sealed::Sealed {
     /// Decodes the payload as `M`, if the type URL names `M`.
     fn unpack<M: Name + Default>(&self) -> Result<M, UnpackError>;
 
+    /// Decodes the payload as `M` when the type URL names `M`: `Ok(None)`
+    /// for another type, an error only for bytes that do not decode. What
+    /// code reading a stream of mixed events wants.
+    ///
+    /// ```
+    /// use angzarr_proto::{Any, AnyExt, Cover, NoOp};
+    ///
+    /// let packed = Any::pack(&NoOp::default());
+    /// assert_eq!(packed.unpack_if::<NoOp>().unwrap(), Some(NoOp::default()));
+    /// assert_eq!(packed.unpack_if::<Cover>().unwrap(), None);
+    /// let corrupt = Any { value: vec![0xff], ..packed };
+    /// assert!(corrupt.unpack_if::<NoOp>().is_err());
+    /// ```
+    fn unpack_if<M: Name + Default>(&self) -> Result<Option<M>, UnpackError>;
+
     /// Whether the type URL names `M`.
     fn is<M: Name>(&self) -> bool;
 
@@ -56,6 +71,14 @@ impl AnyExt for Any {
             type_name: M::full_name(),
             source,
         })
+    }
+
+    fn unpack_if<M: Name + Default>(&self) -> Result<Option<M>, UnpackError> {
+        if self.is::<M>() {
+            self.unpack().map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     fn is<M: Name>(&self) -> bool {

@@ -287,6 +287,20 @@ impl EventBook {
     }
 }
 
+impl crate::CommandResponse {
+    /// The pages of the events the command stored (empty when it stored
+    /// none).
+    ///
+    /// ```
+    /// use angzarr_proto::CommandResponse;
+    ///
+    /// assert!(CommandResponse::default().pages().is_empty());
+    /// ```
+    pub fn pages(&self) -> &[EventPage] {
+        self.events.as_ref().map_or(&[], |book| book.pages.as_slice())
+    }
+}
+
 impl PageHeader {
     /// A header holding an explicit sequence.
     pub fn at_sequence(sequence: u32) -> Self {
@@ -336,6 +350,25 @@ impl EventPage {
                 expected: M::full_name(),
                 found: String::new(),
             }),
+        }
+    }
+
+    /// The event decoded as `M` when the page holds an inline `M`:
+    /// `Ok(None)` for another type or no inline event (an external
+    /// reference), an error only for bytes that do not decode.
+    ///
+    /// ```
+    /// use angzarr_proto::{Any, AnyExt, Cover, EventPage, NoOp};
+    ///
+    /// let page = EventPage::new(0, Any::pack(&NoOp::default()));
+    /// assert_eq!(page.event_if::<NoOp>().unwrap(), Some(NoOp::default()));
+    /// assert_eq!(page.event_if::<Cover>().unwrap(), None);
+    /// assert_eq!(EventPage::default().event_if::<NoOp>().unwrap(), None);
+    /// ```
+    pub fn event_if<M: prost::Name + Default>(&self) -> Result<Option<M>, UnpackError> {
+        match self.event() {
+            Some(event) => event.unpack_if::<M>(),
+            None => Ok(None),
         }
     }
 

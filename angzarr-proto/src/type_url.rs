@@ -84,6 +84,31 @@ pub fn matches_parts(type_url: &str, package: &str, name: &str) -> bool {
                 && &url[start..start + package.len()] == package.as_bytes()))
 }
 
+/// Whether the full name `type_url` refers to ends with `suffix` on a name
+/// boundary: `OrderCreated` and `v1.OrderCreated` both match
+/// `type.googleapis.com/myapp.events.v1.OrderCreated`, `1.OrderCreated` and
+/// `ordercreated` do not. For reading events whose package a reader does not
+/// know (another language's, another version's); dispatch compares full
+/// names ([`matches`]).
+///
+/// ```
+/// use angzarr_proto::type_url::name_ends_with;
+///
+/// let url = "type.googleapis.com/myapp.events.v1.OrderCreated";
+/// assert!(name_ends_with(url, "OrderCreated"));
+/// assert!(name_ends_with(url, "v1.OrderCreated"));
+/// assert!(name_ends_with(url, "myapp.events.v1.OrderCreated"));
+/// assert!(!name_ends_with(url, "v2.OrderCreated"));
+/// assert!(!name_ends_with(url, "rderCreated"));
+/// assert!(!name_ends_with(url, "ordercreated"));
+/// ```
+pub fn name_ends_with(type_url: &str, suffix: &str) -> bool {
+    let name = type_name(type_url);
+    !suffix.is_empty()
+        && name.ends_with(suffix)
+        && (name.len() == suffix.len() || name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

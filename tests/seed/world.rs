@@ -273,6 +273,13 @@ pub struct Seed {
     pub aggregates: Option<angzarr_client::AggregateClient>,
     pub speculative: Option<angzarr_client::SpeculativeClient>,
     pub all: Option<angzarr_client::Client>,
+    /// An event decoded (its debug form), none for another type, or why it
+    /// failed to decode.
+    pub decoded: Option<Result<Option<String>, String>>,
+    /// Events decoded one by one.
+    pub decoded_each: Vec<Option<String>>,
+    /// Whether each event matched a type name.
+    pub matched: Vec<bool>,
     /// The last command sent, to send again.
     pub command: Option<prost_types::Any>,
     /// The recording stand-in for a coordinator (the seed's "mock" clients).

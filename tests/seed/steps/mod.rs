@@ -4,6 +4,7 @@
 mod aggregate_client;
 mod command_builder;
 mod connection;
+mod decoding;
 mod errors;
 mod query_builder;
 mod query_client;
