@@ -139,22 +139,30 @@ pub struct WorkflowStep {
 
 named!("workflow": WorkflowStep);
 
-/// An order as its events leave it.
-#[derive(Debug, Default, Clone, PartialEq)]
+/// An order as its events leave it; also its snapshot.
+#[derive(Clone, PartialEq, prost::Message)]
 pub struct Order {
+    #[prost(string, tag = "1")]
     pub order_id: String,
+    #[prost(string, tag = "2")]
     pub customer_id: String,
+    #[prost(string, repeated, tag = "3")]
     pub items: Vec<String>,
+    #[prost(bool, tag = "4")]
     pub shipped: bool,
+    #[prost(bool, tag = "5")]
     pub cancelled: bool,
     /// Every event applied, by type, in order.
+    #[prost(string, repeated, tag = "6")]
     pub applied: Vec<String>,
 }
+
+named!("orders": Order);
 
 /// Orders: created once, items added, shipped or cancelled.
 pub struct Orders;
 
-#[aggregate(domain = "orders", state = Order)]
+#[aggregate(domain = "orders", state = Order, snapshot)]
 impl Orders {
     #[handles(CreateOrder)]
     fn create(&self, cmd: CreateOrder, order: &Order) -> Result<OrderCreated, Rejection> {
@@ -274,7 +282,7 @@ impl Counter {
 
     #[applies(Incremented)]
     fn incremented(count: &mut Count, event: &Incremented) {
-        count.value = event.value;
+        count.value += event.amount;
     }
 }
 

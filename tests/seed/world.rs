@@ -280,6 +280,17 @@ pub struct Seed {
     pub decoded_each: Vec<Option<String>>,
     /// Whether each event matched a type name.
     pub matched: Vec<bool>,
+    /// State a runtime built, or why it could not.
+    pub state: Option<Result<crate::domains::Order, String>>,
+    /// A state the scenario held before building another.
+    pub existing: Option<crate::domains::Order>,
+    /// A book as it was before a step used it.
+    pub original: Option<EventBook>,
+    /// A counter's state and the increments applied to it.
+    pub count: Option<crate::domains::Count>,
+    pub increments: Vec<i64>,
+    /// What a router answered (its debug form), or why it failed.
+    pub router: Option<Result<String, String>>,
     /// The last command sent, to send again.
     pub command: Option<prost_types::Any>,
     /// The recording stand-in for a coordinator (the seed's "mock" clients).

@@ -8,6 +8,7 @@ mod decoding;
 mod errors;
 mod query_builder;
 mod query_client;
+mod state;
 
 use angzarr_client::proto::{AnyExt, CommandResponse, EventPage};
 use angzarr_client::DomainClient;
