@@ -297,7 +297,9 @@ impl crate::CommandResponse {
     /// assert!(CommandResponse::default().pages().is_empty());
     /// ```
     pub fn pages(&self) -> &[EventPage] {
-        self.events.as_ref().map_or(&[], |book| book.pages.as_slice())
+        self.events
+            .as_ref()
+            .map_or(&[], |book| book.pages.as_slice())
     }
 }
 
@@ -417,6 +419,20 @@ impl CommandBook {
     /// The expected sequence of the first page; 0 without pages.
     pub fn expected_sequence(&self) -> u32 {
         self.first_page().map_or(0, CommandPage::expected_sequence)
+    }
+
+    /// The merge strategy the coordinator applies to the book: its first
+    /// page's, COMMUTATIVE (the protocol's default) without pages or for a
+    /// value this version does not know.
+    ///
+    /// ```
+    /// use angzarr_proto::{CommandBook, MergeStrategy};
+    ///
+    /// assert_eq!(CommandBook::default().merge_strategy(), MergeStrategy::MergeCommutative);
+    /// ```
+    pub fn merge_strategy(&self) -> MergeStrategy {
+        self.first_page()
+            .map_or(MergeStrategy::MergeCommutative, CommandPage::merge_strategy)
     }
 }
 

@@ -224,8 +224,7 @@ fn command_repeat(request: &CommandRequest) -> Repeat {
     let checked = request
         .command
         .as_ref()
-        .and_then(|book| book.pages.first())
-        .is_none_or(|page| page.merge_strategy() != MergeStrategy::MergeAggregateHandles);
+        .is_none_or(|book| book.merge_strategy() != MergeStrategy::MergeAggregateHandles);
     if checked {
         Repeat::Safe
     } else {

@@ -321,9 +321,7 @@ impl FakeCoordinator {
             Some(Reply::Conflict) => return Err(conflict(&state)),
             Some(Reply::Events(events)) => events,
             None => {
-                let handles = book.first_page().is_some_and(|page| {
-                    page.merge_strategy() == MergeStrategy::MergeAggregateHandles
-                });
+                let handles = book.merge_strategy() == MergeStrategy::MergeAggregateHandles;
                 if !handles && book.expected_sequence() != next {
                     return Err(conflict(&state));
                 }

@@ -118,8 +118,8 @@ impl Coordinator {
             }
         } else {
             let expected = first.expected_sequence();
-            let strategy = MergeStrategy::try_from(first.merge_strategy).unwrap_or_default();
-            if strategy != MergeStrategy::MergeAggregateHandles && expected != next {
+            if run.book.merge_strategy() != MergeStrategy::MergeAggregateHandles && expected != next
+            {
                 return Err(sequence_mismatch(&history, expected));
             }
         }

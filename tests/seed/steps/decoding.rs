@@ -20,7 +20,11 @@ fn created() -> OrderCreated {
 }
 
 fn event(world: &Seed) -> &Any {
-    world.pages.first().and_then(EventPage::event).expect("an event was given")
+    world
+        .pages
+        .first()
+        .and_then(EventPage::event)
+        .expect("an event was given")
 }
 
 fn given_any(world: &mut Seed, event: Any) {
@@ -32,20 +36,36 @@ fn with_type_url(world: &mut Seed, url: String) {
     let value = if url.ends_with("OrderCreated") {
         created().encode_to_vec()
     } else {
-        ItemAdded { item: "widget".into() }.encode_to_vec()
+        ItemAdded {
+            item: "widget".into(),
+        }
+        .encode_to_vec()
     };
-    given_any(world, Any { type_url: url, value });
+    given_any(
+        world,
+        Any {
+            type_url: url,
+            value,
+        },
+    );
 }
 
 #[given("valid protobuf bytes for OrderCreated")]
 fn valid_bytes(world: &mut Seed) {
-    assert_eq!(OrderCreated::decode(event(world).value.as_slice()).expect("valid"), created());
+    assert_eq!(
+        OrderCreated::decode(event(world).value.as_slice()).expect("valid"),
+        created()
+    );
 }
 
 fn decode_as(world: &mut Seed, name: &str) {
     let decoded = match name {
-        "OrderCreated" => event(world).unpack_if::<OrderCreated>().map(|e| e.map(|e| format!("{e:?}"))),
-        "ItemAdded" => event(world).unpack_if::<ItemAdded>().map(|e| e.map(|e| format!("{e:?}"))),
+        "OrderCreated" => event(world)
+            .unpack_if::<OrderCreated>()
+            .map(|e| e.map(|e| format!("{e:?}"))),
+        "ItemAdded" => event(world)
+            .unpack_if::<ItemAdded>()
+            .map(|e| e.map(|e| format!("{e:?}"))),
         other => panic!("no event {other}"),
     };
     world.decoded = Some(decoded.map_err(|error| error.to_string()));
@@ -62,7 +82,11 @@ fn decoded(world: &Seed) -> &Result<Option<String>, String> {
 
 #[then("decoding should succeed")]
 fn succeeds(world: &mut Seed) {
-    assert!(matches!(decoded(world), Ok(Some(_))), "{:?}", decoded(world));
+    assert!(
+        matches!(decoded(world), Ok(Some(_))),
+        "{:?}",
+        decoded(world)
+    );
 }
 
 #[then("I should get an OrderCreated message")]
@@ -73,7 +97,10 @@ fn an_order_created(world: &mut Seed) {
 #[when(expr = "I decode looking for suffix {string}")]
 fn decode_by_suffix(world: &mut Seed, suffix: String) {
     let url = event(world).type_url.clone();
-    assert!(type_url::name_ends_with(&url, &suffix), "{url} ends with {suffix}");
+    assert!(
+        type_url::name_ends_with(&url, &suffix),
+        "{url} ends with {suffix}"
+    );
     decode_as(world, &suffix);
 }
 
@@ -81,8 +108,13 @@ fn decode_by_suffix(world: &mut Seed, suffix: String) {
 fn prefix_ignored(world: &mut Seed) {
     // The same event under the framework's own prefix decodes the same.
     let mut other = event(world).clone();
-    other.type_url = other.type_url.replace("type.googleapis.com/", "type.angzarr.io/");
-    assert_eq!(other.unpack_if::<OrderCreated>().expect("decodes"), Some(created()));
+    other.type_url = other
+        .type_url
+        .replace("type.googleapis.com/", "type.angzarr.io/");
+    assert_eq!(
+        other.unpack_if::<OrderCreated>().expect("decodes"),
+        Some(created())
+    );
 }
 
 #[then("decoding should return None/null")]
@@ -90,7 +122,9 @@ fn none(world: &mut Seed) {
     assert_eq!(decoded(world), &Ok(None));
 }
 
-#[then(regex = r"^no (?:error should be raised|crash should occur|error should occur \(empty protobuf is valid\))$")]
+#[then(
+    regex = r"^no (?:error should be raised|crash should occur|error should occur \(empty protobuf is valid\))$"
+)]
 fn no_error(world: &mut Seed) {
     assert!(decoded(world).is_ok(), "{:?}", decoded(world));
 }
@@ -108,7 +142,9 @@ fn sequence_is(world: &mut Seed, sequence: u32) {
 #[given("an EventPage with timestamp")]
 fn page_with_time(world: &mut Seed) {
     let mut page = EventPage::new(0, Any::pack(&created()));
-    page.created_at = Some(angzarr_client::proto::time::parse_rfc3339("2024-01-15T10:30:00.250Z").expect("valid"));
+    page.created_at = Some(
+        angzarr_client::proto::time::parse_rfc3339("2024-01-15T10:30:00.250Z").expect("valid"),
+    );
     world.pages = vec![page];
 }
 
@@ -123,7 +159,10 @@ fn parseable(world: &mut Seed) {
     let at = world.pages[0].created_at.expect("a creation time");
     let text = angzarr_client::proto::time::to_rfc3339(&at);
     assert_eq!(text, "2024-01-15T10:30:00.250Z");
-    assert_eq!(angzarr_client::proto::time::parse_rfc3339(&text).expect("parses"), at);
+    assert_eq!(
+        angzarr_client::proto::time::parse_rfc3339(&text).expect("parses"),
+        at
+    );
 }
 
 #[given("an EventPage with Event payload")]
@@ -133,12 +172,18 @@ fn event_payload(world: &mut Seed) {
 
 #[then("event.payload should be Event variant")]
 fn is_event_variant(world: &mut Seed) {
-    assert!(matches!(world.pages[0].payload, Some(event_page::Payload::Event(_))));
+    assert!(matches!(
+        world.pages[0].payload,
+        Some(event_page::Payload::Event(_))
+    ));
 }
 
 #[then("the Event should contain the Any wrapper")]
 fn contains_any(world: &mut Seed) {
-    assert_eq!(event(world).type_url, "type.googleapis.com/orders.OrderCreated");
+    assert_eq!(
+        event(world).type_url,
+        "type.googleapis.com/orders.OrderCreated"
+    );
 }
 
 #[given("an EventPage with offloaded payload")]
@@ -157,7 +202,10 @@ fn offloaded(world: &mut Seed) {
 #[then("event.payload should be PayloadReference variant")]
 fn is_reference(world: &mut Seed) {
     assert!(world.pages[0].event().is_none(), "no inline event");
-    assert!(matches!(world.pages[0].payload, Some(event_page::Payload::External(_))));
+    assert!(matches!(
+        world.pages[0].payload,
+        Some(event_page::Payload::External(_))
+    ));
 }
 
 #[then("the reference should contain storage details")]
@@ -166,7 +214,10 @@ fn storage_details(world: &mut Seed) {
         panic!("not a reference")
     };
     assert_eq!(reference.storage_type(), PayloadStorageType::S3);
-    assert_eq!((reference.uri.as_str(), reference.original_size), ("s3://events/orders/0", 300_000));
+    assert_eq!(
+        (reference.uri.as_str(), reference.original_size),
+        ("s3://events/orders/0", 300_000)
+    );
 }
 
 #[when(expr = "I match against {string}")]
@@ -203,7 +254,13 @@ fn match_result(world: &mut Seed, outcome: String) {
 
 #[given(expr = "an event with type_url ending in {string}")]
 fn ending_in(world: &mut Seed, name: String) {
-    given_any(world, Any { type_url: format!("type.googleapis.com/orders.{name}"), value: Vec::new() });
+    given_any(
+        world,
+        Any {
+            type_url: format!("type.googleapis.com/orders.{name}"),
+            value: Vec::new(),
+        },
+    );
 }
 
 #[given("events with type_urls:")]
@@ -213,7 +270,15 @@ fn with_urls(world: &mut Seed, step: &Step) {
         .rows
         .iter()
         .enumerate()
-        .map(|(n, row)| EventPage::new(n as u32, Any { type_url: row[0].clone(), value: Vec::new() }))
+        .map(|(n, row)| {
+            EventPage::new(
+                n as u32,
+                Any {
+                    type_url: row[0].clone(),
+                    value: Vec::new(),
+                },
+            )
+        })
         .collect();
 }
 
@@ -229,7 +294,9 @@ fn encoded(world: &mut Seed) {
 
 #[when(regex = r"^I (?:decode the payload(?: bytes)?|attempt to decode|decode)$")]
 fn decode(world: &mut Seed) {
-    let decoded = world.pages[0].event_if::<OrderCreated>().map(|e| e.map(|e| format!("{e:?}")));
+    let decoded = world.pages[0]
+        .event_if::<OrderCreated>()
+        .map(|e| e.map(|e| format!("{e:?}")));
     world.decoded = Some(decoded.map_err(|error| error.to_string()));
 }
 
@@ -240,23 +307,41 @@ fn deserializes(world: &mut Seed) {
 
 #[then("all fields should be populated")]
 fn populated(world: &mut Seed) {
-    let order = world.pages[0].event_if::<OrderCreated>().expect("decodes").expect("an order");
+    let order = world.pages[0]
+        .event_if::<OrderCreated>()
+        .expect("decodes")
+        .expect("an order");
     assert!(!order.order_id.is_empty() && !order.customer_id.is_empty());
 }
 
 #[given(regex = r"^(?:an event with empty payload bytes|an Event Any with empty value)$")]
 fn empty(world: &mut Seed) {
-    given_any(world, Any { type_url: type_url::of::<OrderCreated>(), value: Vec::new() });
+    given_any(
+        world,
+        Any {
+            type_url: type_url::of::<OrderCreated>(),
+            value: Vec::new(),
+        },
+    );
 }
 
 #[then(regex = r"^the (?:message should have default values|result should be a default message)$")]
 fn default_message(world: &mut Seed) {
-    assert_eq!(decoded(world), &Ok(Some(format!("{:?}", OrderCreated::default()))));
+    assert_eq!(
+        decoded(world),
+        &Ok(Some(format!("{:?}", OrderCreated::default())))
+    );
 }
 
 #[given("an event with corrupted payload bytes")]
 fn corrupted(world: &mut Seed) {
-    given_any(world, Any { type_url: type_url::of::<OrderCreated>(), value: vec![0x0a, 0xff, 0xff] });
+    given_any(
+        world,
+        Any {
+            type_url: type_url::of::<OrderCreated>(),
+            value: vec![0x0a, 0xff, 0xff],
+        },
+    );
 }
 
 #[then("decoding should fail")]
@@ -267,19 +352,30 @@ fn fails(world: &mut Seed) {
 #[then(regex = r"^an error should indicate deserialization failure$")]
 fn deserialization_failure(world: &mut Seed) {
     let message = decoded(world).as_ref().expect_err("failed");
-    assert!(message.contains("orders.OrderCreated") && message.contains("decode"), "{message}");
+    assert!(
+        message.contains("orders.OrderCreated") && message.contains("decode"),
+        "{message}"
+    );
 }
 
 #[given("an EventPage with payload = None")]
 fn no_payload(world: &mut Seed) {
-    world.pages = vec![EventPage { payload: None, ..EventPage::new(0, Any::default()) }];
+    world.pages = vec![EventPage {
+        payload: None,
+        ..EventPage::new(0, Any::default())
+    }];
 }
 
 #[given("the decode_event<T>(event, type_suffix) function")]
 fn decode_function(world: &mut Seed) {
     world.pages = vec![
         EventPage::new(0, Any::pack(&created())),
-        EventPage::new(1, Any::pack(&ItemAdded { item: "widget".into() })),
+        EventPage::new(
+            1,
+            Any::pack(&ItemAdded {
+                item: "widget".into(),
+            }),
+        ),
     ];
 }
 
@@ -289,7 +385,11 @@ fn call_decode_event(world: &mut Seed, suffix: String) {
     world.decoded_each = world
         .pages
         .iter()
-        .map(|page| page.event_if::<OrderCreated>().expect("decodes").map(|e| format!("{e:?}")))
+        .map(|page| {
+            page.event_if::<OrderCreated>()
+                .expect("decodes")
+                .map(|e| format!("{e:?}"))
+        })
         .collect();
 }
 
@@ -306,12 +406,18 @@ fn none_otherwise(world: &mut Seed) {
 #[given(regex = r"^a CommandResponse with (no )?events$")]
 fn response(world: &mut Seed, none: String) {
     let pages = if none.is_empty() {
-        vec![EventPage::new(0, Any::pack(&created())), EventPage::new(1, Any::pack(&ItemAdded::default()))]
+        vec![
+            EventPage::new(0, Any::pack(&created())),
+            EventPage::new(1, Any::pack(&ItemAdded::default())),
+        ]
     } else {
         Vec::new()
     };
     world.outcome = Some(Ok(CommandResponse {
-        events: Some(EventBook { pages, ..Default::default() }),
+        events: Some(EventBook {
+            pages,
+            ..Default::default()
+        }),
         ..Default::default()
     }));
 }
@@ -336,7 +442,14 @@ fn empty_slice(world: &mut Seed) {
 fn all_of_type(world: &mut Seed, count: u32, name: String) {
     assert_eq!(name, "ItemAdded");
     world.pages = (0..count)
-        .map(|n| EventPage::new(n, Any::pack(&ItemAdded { item: format!("item-{n}") })))
+        .map(|n| {
+            EventPage::new(
+                n,
+                Any::pack(&ItemAdded {
+                    item: format!("item-{n}"),
+                }),
+            )
+        })
         .collect();
 }
 
@@ -345,7 +458,11 @@ fn decode_each(world: &mut Seed) {
     world.decoded_each = world
         .pages
         .iter()
-        .map(|page| page.event_if::<ItemAdded>().expect("decodes").map(|e| e.item))
+        .map(|page| {
+            page.event_if::<ItemAdded>()
+                .expect("decodes")
+                .map(|e| e.item)
+        })
         .collect();
 }
 
@@ -356,7 +473,9 @@ fn all_decode(world: &mut Seed, count: usize) {
 
 #[then("each should have correct data")]
 fn correct_data(world: &mut Seed) {
-    let expected: Vec<_> = (0..world.decoded_each.len()).map(|n| Some(format!("item-{n}"))).collect();
+    let expected: Vec<_> = (0..world.decoded_each.len())
+        .map(|n| Some(format!("item-{n}")))
+        .collect();
     assert_eq!(world.decoded_each, expected);
 }
 
@@ -366,7 +485,12 @@ fn mixed(world: &mut Seed) {
         EventPage::new(0, Any::pack(&created())),
         EventPage::new(1, Any::pack(&ItemAdded { item: "a".into() })),
         EventPage::new(2, Any::pack(&ItemAdded { item: "b".into() })),
-        EventPage::new(3, Any::pack(&OrderShipped { carrier: "post".into() })),
+        EventPage::new(
+            3,
+            Any::pack(&OrderShipped {
+                carrier: "post".into(),
+            }),
+        ),
     ];
 }
 
@@ -376,9 +500,18 @@ fn by_type(world: &mut Seed) {
         .pages
         .iter()
         .map(|page| {
-            let decoded = page.event_if::<OrderCreated>().expect("decodes").map(|e| format!("OrderCreated {}", e.order_id))
-                .or(page.event_if::<ItemAdded>().expect("decodes").map(|e| format!("ItemAdded {}", e.item)))
-                .or(page.event_if::<OrderShipped>().expect("decodes").map(|e| format!("OrderShipped {}", e.carrier)));
+            let decoded = page
+                .event_if::<OrderCreated>()
+                .expect("decodes")
+                .map(|e| format!("OrderCreated {}", e.order_id))
+                .or(page
+                    .event_if::<ItemAdded>()
+                    .expect("decodes")
+                    .map(|e| format!("ItemAdded {}", e.item)))
+                .or(page
+                    .event_if::<OrderShipped>()
+                    .expect("decodes")
+                    .map(|e| format!("OrderShipped {}", e.carrier)));
             decoded
         })
         .collect();
@@ -386,12 +519,21 @@ fn by_type(world: &mut Seed) {
 
 #[then("OrderCreated should decode as OrderCreated")]
 fn created_decodes(world: &mut Seed) {
-    assert_eq!(world.decoded_each[0].as_deref(), Some("OrderCreated order-1"));
+    assert_eq!(
+        world.decoded_each[0].as_deref(),
+        Some("OrderCreated order-1")
+    );
 }
 
 #[then("ItemAdded events should decode as ItemAdded")]
 fn items_decode(world: &mut Seed) {
-    assert_eq!(world.decoded_each[1..3], [Some("ItemAdded a".to_owned()), Some("ItemAdded b".to_owned())]);
+    assert_eq!(
+        world.decoded_each[1..3],
+        [
+            Some("ItemAdded a".to_owned()),
+            Some("ItemAdded b".to_owned())
+        ]
+    );
 }
 
 #[then("OrderShipped should decode as OrderShipped")]
@@ -402,8 +544,14 @@ fn shipped_decodes(world: &mut Seed) {
 #[when(expr = "I filter for {string} events")]
 fn filter(world: &mut Seed, name: String) {
     assert_eq!(name, "ItemAdded");
-    let book = EventBook { pages: world.pages.clone(), ..Default::default() };
-    world.decoded_each = book.events_of::<ItemAdded>().map(|e| Some(e.expect("decodes").item)).collect();
+    let book = EventBook {
+        pages: world.pages.clone(),
+        ..Default::default()
+    };
+    world.decoded_each = book
+        .events_of::<ItemAdded>()
+        .map(|e| Some(e.expect("decodes").item))
+        .collect();
 }
 
 #[then(expr = "I should get {int} events")]
@@ -413,5 +561,8 @@ fn got(world: &mut Seed, count: usize) {
 
 #[then("both should be ItemAdded type")]
 fn both_items(world: &mut Seed) {
-    assert_eq!(world.decoded_each, [Some("a".to_owned()), Some("b".to_owned())]);
+    assert_eq!(
+        world.decoded_each,
+        [Some("a".to_owned()), Some("b".to_owned())]
+    );
 }

@@ -6,6 +6,7 @@ mod command_builder;
 mod connection;
 mod decoding;
 mod errors;
+mod merge;
 mod query_builder;
 mod query_client;
 mod state;

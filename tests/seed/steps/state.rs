@@ -8,37 +8,58 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use prost_types::Any;
 
-use crate::domains::{Count, Counter, Incremented, ItemAdded, Order, OrderCreated, OrderShipped, Orders};
+use crate::domains::{
+    Count, Counter, Incremented, ItemAdded, Order, OrderCreated, OrderShipped, Orders,
+};
 use crate::world::Seed;
 
 fn created() -> Any {
-    Any::pack(&OrderCreated { order_id: "order-1".into(), customer_id: "customer-1".into() })
+    Any::pack(&OrderCreated {
+        order_id: "order-1".into(),
+        customer_id: "customer-1".into(),
+    })
 }
 
 fn item(sequence: u32) -> Any {
-    Any::pack(&ItemAdded { item: format!("item-{sequence}") })
+    Any::pack(&ItemAdded {
+        item: format!("item-{sequence}"),
+    })
 }
 
 fn event_named(name: &str, sequence: u32) -> Any {
     match name {
         "OrderCreated" | "A" => created(),
         "ItemAdded" | "B" => item(sequence),
-        "OrderShipped" | "C" => Any::pack(&OrderShipped { carrier: "post".into() }),
+        "OrderShipped" | "C" => Any::pack(&OrderShipped {
+            carrier: "post".into(),
+        }),
         other => panic!("no event {other}"),
     }
 }
 
 fn history(world: &mut Seed, pages: Vec<EventPage>, snapshot: Option<Snapshot>) {
-    world.book = Some(EventBook { pages, snapshot, ..Default::default() });
+    world.book = Some(EventBook {
+        pages,
+        snapshot,
+        ..Default::default()
+    });
 }
 
 /// The snapshot state: an order created elsewhere, nothing applied here.
 fn snapshot_state() -> Order {
-    Order { order_id: "from-snapshot".into(), applied: vec!["snapshot".into()], ..Default::default() }
+    Order {
+        order_id: "from-snapshot".into(),
+        applied: vec!["snapshot".into()],
+        ..Default::default()
+    }
 }
 
 fn snapshot_at(sequence: u32) -> Snapshot {
-    Snapshot { sequence, state: Some(Any::pack(&snapshot_state())), ..Default::default() }
+    Snapshot {
+        sequence,
+        state: Some(Any::pack(&snapshot_state())),
+        ..Default::default()
+    }
 }
 
 fn built(world: &Seed) -> &Order {
@@ -61,12 +82,18 @@ fn empty_book(world: &mut Seed) {
 
 #[given("an EventBook")]
 fn a_book(world: &mut Seed) {
-    history(world, vec![EventPage::new(0, created()), EventPage::new(1, item(1))], Some(snapshot_at(0)));
+    history(
+        world,
+        vec![EventPage::new(0, created()), EventPage::new(1, item(1))],
+        Some(snapshot_at(0)),
+    );
 }
 
 #[given(expr = "an EventBook with {int} event of type {string}")]
 fn one_event(world: &mut Seed, count: u32, name: String) {
-    let pages = (0..count).map(|n| EventPage::new(n, event_named(&name, n))).collect();
+    let pages = (0..count)
+        .map(|n| EventPage::new(n, event_named(&name, n)))
+        .collect();
     history(world, pages, None);
 }
 
@@ -85,7 +112,11 @@ fn events_table(world: &mut Seed, step: &Step) {
 
 #[given("an EventBook with events in order: A, B, C")]
 fn in_order(world: &mut Seed) {
-    let pages = ["A", "B", "C"].iter().zip(0..).map(|(name, n)| EventPage::new(n, event_named(name, n))).collect();
+    let pages = ["A", "B", "C"]
+        .iter()
+        .zip(0..)
+        .map(|(name, n)| EventPage::new(n, event_named(name, n)))
+        .collect();
     history(world, pages, None);
 }
 
@@ -103,30 +134,55 @@ fn no_events(world: &mut Seed) {
 fn book_with(world: &mut Seed, step: &Step) {
     let table = step.table.as_ref().expect("a table");
     let value = |key: &str| {
-        table.rows.iter().find(|row| row[0].trim() == key).map(|row| row[1].trim().to_owned()).expect(key)
+        table
+            .rows
+            .iter()
+            .find(|row| row[0].trim() == key)
+            .map(|row| row[1].trim().to_owned())
+            .expect(key)
     };
     let at: u32 = value("snapshot_sequence").parse().expect("a sequence");
-    let pages = super::numbers(&value("events")).into_iter().map(|n| EventPage::new(n, item(n))).collect();
+    let pages = super::numbers(&value("events"))
+        .into_iter()
+        .map(|n| EventPage::new(n, item(n)))
+        .collect();
     history(world, pages, Some(snapshot_at(at)));
 }
 
 #[given("an EventBook with an event of unknown type")]
 fn unknown_type(world: &mut Seed) {
-    let unknown = Any { type_url: "type.googleapis.com/billing.InvoiceSent".into(), value: vec![1, 2, 3] };
-    history(world, vec![EventPage::new(0, created()), EventPage::new(1, unknown), EventPage::new(2, item(2))], None);
+    let unknown = Any {
+        type_url: "type.googleapis.com/billing.InvoiceSent".into(),
+        value: vec![1, 2, 3],
+    };
+    history(
+        world,
+        vec![
+            EventPage::new(0, created()),
+            EventPage::new(1, unknown),
+            EventPage::new(2, item(2)),
+        ],
+        None,
+    );
 }
 
-#[when(regex = r"^I (?:build state from the EventBook|attempt to build state|build state|build state from events)$")]
+#[when(
+    regex = r"^I (?:build state from the EventBook|attempt to build state|build state|build state from events)$"
+)]
 fn build(world: &mut Seed) {
     if world.book.is_none() {
         // An event a previous step gave on its own.
         history(world, world.pages.clone(), None);
     }
     let book = world.book.clone().expect("a book");
-    world.state = Some(rebuild(&Orders, Some(&book)).map(|(state, next)| {
-        world.counts.insert("next", next as usize);
-        state
-    }).map_err(|error| error.to_string()));
+    world.state = Some(
+        rebuild(&Orders, Some(&book))
+            .map(|(state, next)| {
+                world.counts.insert("next", next as usize);
+                state
+            })
+            .map_err(|error| error.to_string()),
+    );
     world.original = Some(book);
 }
 
@@ -138,7 +194,10 @@ fn is_default(world: &mut Seed) {
 #[then(regex = r"^no events should (?:have been|be) applied$")]
 fn none_applied(world: &mut Seed) {
     let applied = &built(world).applied;
-    assert!(applied.is_empty() || applied == &["snapshot"], "{applied:?}");
+    assert!(
+        applied.is_empty() || applied == &["snapshot"],
+        "{applied:?}"
+    );
 }
 
 #[then("the state should reflect the OrderCreated event")]
@@ -164,7 +223,10 @@ fn has_items(world: &mut Seed, count: usize) {
 
 #[then("events should be applied as A, then B, then C")]
 fn applied_in_order(world: &mut Seed) {
-    assert_eq!(built(world).applied, ["OrderCreated", "ItemAdded", "OrderShipped"]);
+    assert_eq!(
+        built(world).applied,
+        ["OrderCreated", "ItemAdded", "OrderShipped"]
+    );
 }
 
 #[then("final state should reflect the correct order")]
@@ -185,7 +247,15 @@ fn from_snapshot(world: &mut Seed) {
 }
 
 fn applied_items(world: &Seed) -> Vec<u32> {
-    built(world).items.iter().map(|item| item.trim_start_matches("item-").parse().expect("a sequence")).collect()
+    built(world)
+        .items
+        .iter()
+        .map(|item| {
+            item.trim_start_matches("item-")
+                .parse()
+                .expect("a sequence")
+        })
+        .collect()
 }
 
 #[then(regex = r"^only events (?:at seq )?([0-9, and]+) should be applied$")]
@@ -196,7 +266,10 @@ fn only_applied(world: &mut Seed, list: String) {
 #[then(regex = r"^events at seq ([0-9, and]+) should NOT be applied$")]
 fn not_applied(world: &mut Seed, list: String) {
     let applied = applied_items(world);
-    assert!(super::numbers(&list).iter().all(|n| !applied.contains(n)), "{applied:?}");
+    assert!(
+        super::numbers(&list).iter().all(|n| !applied.contains(n)),
+        "{applied:?}"
+    );
 }
 
 #[then("the unknown event should be skipped")]
@@ -237,8 +310,14 @@ fn increments_by(world: &mut Seed, a: i64, b: i64, c: i64) {
 fn apply_to_state(world: &mut Seed) {
     let mut count = world.count.take().expect("an initial state");
     for amount in world.increments.clone() {
-        let event = Any::pack(&Incremented { amount, value: count.value + amount });
-        assert!(Counter.apply(&mut count, &event).expect("applies"), "the counter applies Incremented");
+        let event = Any::pack(&Incremented {
+            amount,
+            value: count.value + amount,
+        });
+        assert!(
+            Counter.apply(&mut count, &event).expect("applies"),
+            "the counter applies Incremented"
+        );
     }
     world.count = Some(count);
 }
@@ -251,13 +330,19 @@ fn field_equals(world: &mut Seed, value: i64) {
 #[given("events wrapped in google.protobuf.Any")]
 fn wrapped(world: &mut Seed) {
     let pages = vec![EventPage::new(0, created()), EventPage::new(1, item(1))];
-    assert!(pages.iter().all(|page| page.event().is_some_and(|e| e.type_url.starts_with("type.googleapis.com/"))));
+    assert!(pages.iter().all(|page| page
+        .event()
+        .is_some_and(|e| e.type_url.starts_with("type.googleapis.com/"))));
     history(world, pages, None);
 }
 
 #[then("the Any wrapper should be unpacked")]
 fn unpacked(world: &mut Seed) {
-    assert_eq!(built(world).customer_id, "customer-1", "the payload was decoded");
+    assert_eq!(
+        built(world).customer_id,
+        "customer-1",
+        "the payload was decoded"
+    );
 }
 
 #[then("the typed event should be applied")]
@@ -269,7 +354,9 @@ fn typed_applied(world: &mut Seed) {
 fn apply_event(world: &mut Seed) {
     let event = world.pages[0].event().expect("an event").clone();
     let mut order = Order::default();
-    let applied = Orders.apply(&mut order, &event).map_err(|error| error.to_string());
+    let applied = Orders
+        .apply(&mut order, &event)
+        .map_err(|error| error.to_string());
     world.notes.insert("applied", format!("{applied:?}"));
     world.state = Some(Ok(order));
 }
@@ -299,12 +386,18 @@ fn deserialization(world: &mut Seed) {
         (_, Some(Err(error))) => error.clone(),
         other => panic!("nothing failed: {other:?}"),
     };
-    assert!(error.contains("orders.OrderCreated") && error.contains("decode"), "{error}");
+    assert!(
+        error.contains("orders.OrderCreated") && error.contains("decode"),
+        "{error}"
+    );
 }
 
 #[given("an event missing a required field")]
 fn missing_field(world: &mut Seed) {
-    let event = Any::pack(&OrderCreated { order_id: String::new(), customer_id: "customer-1".into() });
+    let event = Any::pack(&OrderCreated {
+        order_id: String::new(),
+        customer_id: "customer-1".into(),
+    });
     world.pages = vec![EventPage::new(0, event)];
 }
 
@@ -323,7 +416,11 @@ fn default_used(world: &mut Seed) {
 
 #[given(expr = "an EventBook with events up to sequence {int}")]
 fn up_to(world: &mut Seed, last: u32) {
-    history(world, (0..=last).map(|n| EventPage::new(n, item(n))).collect(), None);
+    history(
+        world,
+        (0..=last).map(|n| EventPage::new(n, item(n))).collect(),
+        None,
+    );
 }
 
 #[given(expr = "an EventBook with snapshot at sequence {int} and no events")]
@@ -333,7 +430,13 @@ fn snapshot_only(world: &mut Seed, at: u32) {
 
 #[given(expr = "an EventBook with snapshot at {int} and events up to {int}")]
 fn snapshot_and_events(world: &mut Seed, at: u32, last: u32) {
-    history(world, (at + 1..=last).map(|n| EventPage::new(n, item(n))).collect(), Some(snapshot_at(at)));
+    history(
+        world,
+        (at + 1..=last)
+            .map(|n| EventPage::new(n, item(n)))
+            .collect(),
+        Some(snapshot_at(at)),
+    );
 }
 
 #[when("I get next_sequence")]
@@ -344,7 +447,14 @@ fn get_next(world: &mut Seed) {
 #[then(expr = "next_sequence should be {int}")]
 fn next_is(world: &mut Seed, next: usize) {
     assert_eq!(world.counts["next"], next);
-    assert_eq!(world.book.as_ref().expect("a book").computed_next_sequence() as usize, next);
+    assert_eq!(
+        world
+            .book
+            .as_ref()
+            .expect("a book")
+            .computed_next_sequence() as usize,
+        next
+    );
 }
 
 #[then("the EventBook should be unchanged")]
@@ -359,7 +469,10 @@ fn still_present(world: &mut Seed) {
 
 #[given("an existing state object")]
 fn existing(world: &mut Seed) {
-    world.existing = Some(Order { order_id: "existing".into(), ..Default::default() });
+    world.existing = Some(Order {
+        order_id: "existing".into(),
+        ..Default::default()
+    });
     history(world, vec![EventPage::new(0, created())], None);
 }
 
@@ -370,12 +483,23 @@ fn new_state(world: &mut Seed) {
 
 #[then("the original state should be unchanged")]
 fn original_unchanged(world: &mut Seed) {
-    assert_eq!(world.existing.as_ref().expect("a state").order_id, "existing");
+    assert_eq!(
+        world.existing.as_ref().expect("a state").order_id,
+        "existing"
+    );
 }
 
 #[given(regex = r"^an? (?:build_state|_apply_event) function$")]
 fn function(world: &mut Seed) {
-    history(world, vec![EventPage::new(0, created()), EventPage::new(1, item(1)), EventPage::new(2, item(2))], None);
+    history(
+        world,
+        vec![
+            EventPage::new(0, created()),
+            EventPage::new(1, item(1)),
+            EventPage::new(2, item(2)),
+        ],
+        None,
+    );
 }
 
 #[when("I call build_state(state, events)")]
@@ -416,7 +540,9 @@ fn final_state(world: &mut Seed) {
 fn call_apply_event(world: &mut Seed) {
     let event = item(7);
     let mut state = Order::default();
-    let applied = Orders.apply(&mut state, &event).map_err(|error| error.to_string());
+    let applied = Orders
+        .apply(&mut state, &event)
+        .map_err(|error| error.to_string());
     world.notes.insert("applied", format!("{applied:?}"));
     world.state = Some(Ok(state));
 }
