@@ -123,7 +123,8 @@ pub use client::{
     connect, AggregateClient, Client, ClientError, CommandBuilder, CommandHandlerClient,
     ConnectOptions, DomainClient, EventBookStream, FactBuilder, PointInTime, QueryBuilder,
     QueryClient, RetryPolicy, SpeculativeClient, Target, CLIENT_CALL_TIMEOUT_ENV,
-    CLIENT_MAX_MESSAGE_SIZE_ENV, CLIENT_RETRY_ATTEMPTS_ENV, DEFAULT_COORDINATOR_PORT,
+    CLIENT_MAX_MESSAGE_SIZE_ENV, CLIENT_RETRY_ATTEMPTS_ENV, COMPONENT_METADATA_KEY,
+    DEFAULT_COORDINATOR_PORT,
 };
 pub use component::ComponentKind;
 pub use effects::{

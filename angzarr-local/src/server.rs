@@ -10,6 +10,9 @@ use angzarr_client::{
 };
 use angzarr_proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorServiceServer;
 use angzarr_proto::event_query_service_server::EventQueryServiceServer;
+use angzarr_proto::process_manager_coordinator_service_server::ProcessManagerCoordinatorServiceServer;
+use angzarr_proto::projector_coordinator_service_server::ProjectorCoordinatorServiceServer;
+use angzarr_proto::saga_coordinator_service_server::SagaCoordinatorServiceServer;
 
 use crate::component::{
     AggregateLogic, ProcessManagerLogic, ProjectorLogic, Remote, SagaLogic, UpcasterLogic,
@@ -152,7 +155,22 @@ impl LocalCoordinator {
                 .max_encoding_message_size(limit),
         )
         .add_service(
-            EventQueryServiceServer::new(service)
+            EventQueryServiceServer::new(service.clone())
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            ProjectorCoordinatorServiceServer::new(service.clone())
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            SagaCoordinatorServiceServer::new(service.clone())
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+        )
+        .add_service(
+            ProcessManagerCoordinatorServiceServer::new(service)
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit),
         );
@@ -161,8 +179,9 @@ impl LocalCoordinator {
         ))
     }
 
-    /// A [`Server`] serving this coordinator (`CommandHandlerCoordinatorService`
-    /// and `EventQueryService`, with health and reflection), to which
+    /// A [`Server`] serving this coordinator (`CommandHandlerCoordinatorService`,
+    /// `EventQueryService` and the speculative calls of the projector, saga
+    /// and process-manager coordinator services, with health and reflection), to which
     /// components and options can still be added. Delivery starts when the
     /// server is bound through [`bind`](Self::bind); with a server of your
     /// own, call [`start_delivery`](Self::start_delivery).
@@ -176,7 +195,22 @@ impl LocalCoordinator {
                     .max_encoding_message_size(limit),
             )
             .service(
-                EventQueryServiceServer::new(service)
+                EventQueryServiceServer::new(service.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .service(
+                ProjectorCoordinatorServiceServer::new(service.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .service(
+                SagaCoordinatorServiceServer::new(service.clone())
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(limit),
+            )
+            .service(
+                ProcessManagerCoordinatorServiceServer::new(service)
                     .max_decoding_message_size(limit)
                     .max_encoding_message_size(limit),
             )

@@ -5,16 +5,24 @@ use std::sync::Arc;
 
 use angzarr_proto::command_handler_coordinator_service_server::CommandHandlerCoordinatorService;
 use angzarr_proto::event_query_service_server::EventQueryService;
+use angzarr_proto::process_manager_coordinator_service_server::ProcessManagerCoordinatorService;
+use angzarr_proto::projector_coordinator_service_server::ProjectorCoordinatorService;
+use angzarr_proto::saga_coordinator_service_server::SagaCoordinatorService;
 use angzarr_proto::{
     AggregateRoot, BusinessResponse, CommandRequest, CommandResponse, EventBook, EventRequest,
-    FactInjectionResponse, Query, SpeculateCommandHandlerRequest, Uuid,
+    FactInjectionResponse, ProcessManagerCoordinatorRequest, ProcessManagerHandleResponse,
+    Projection, Query, SagaHandleRequest, SagaResponse, SpeculateCommandHandlerRequest,
+    SpeculatePmRequest, SpeculateProjectorRequest, SpeculateSagaRequest, Uuid,
 };
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::coordinator::Coordinator;
 
-/// `CommandHandlerCoordinatorService` and `EventQueryService` over one [`Coordinator`].
+/// The coordinator's services over one [`Coordinator`]:
+/// `CommandHandlerCoordinatorService`, `EventQueryService`, and the dry runs
+/// of `ProjectorCoordinatorService`, `SagaCoordinatorService` and
+/// `ProcessManagerCoordinatorService`.
 #[derive(Clone)]
 pub struct CoordinatorService {
     coordinator: Arc<Coordinator>,
@@ -141,5 +149,98 @@ impl EventQueryService for CoordinatorService {
                 })
             }),
         ))))
+    }
+}
+
+/// The component a request names by [`angzarr_client::COMPONENT_METADATA_KEY`].
+fn named<T>(request: &Request<T>) -> Result<Option<String>, Status> {
+    match request
+        .metadata()
+        .get(angzarr_client::COMPONENT_METADATA_KEY)
+    {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(|name| Some(name.to_owned()))
+            .map_err(|_| {
+                Status::invalid_argument(format!(
+                    "`{}` metadata must be visible ASCII",
+                    angzarr_client::COMPONENT_METADATA_KEY
+                ))
+            }),
+    }
+}
+
+/// The sidecars' delivery entry points: angzarr-local delivers books to its
+/// components itself, so only the dry runs are served.
+fn delivered_here(what: &str) -> Status {
+    Status::unimplemented(format!(
+        "{what} is how Angzarr's bus hands a book to a component's sidecar; angzarr-local \
+         delivers books to its components itself (send commands or facts instead), and \
+         serves the dry run (`HandleSpeculative` / `ExecuteSpeculative`)"
+    ))
+}
+
+#[tonic::async_trait]
+impl ProjectorCoordinatorService for CoordinatorService {
+    async fn handle(&self, _: Request<EventBook>) -> Result<Response<()>, Status> {
+        Err(delivered_here("ProjectorCoordinatorService.Handle"))
+    }
+
+    async fn handle_sync(&self, _: Request<EventRequest>) -> Result<Response<Projection>, Status> {
+        Err(delivered_here("ProjectorCoordinatorService.HandleSync"))
+    }
+
+    async fn handle_speculative(
+        &self,
+        request: Request<SpeculateProjectorRequest>,
+    ) -> Result<Response<Projection>, Status> {
+        let name = named(&request)?;
+        self.coordinator
+            .speculate_projector(name.as_deref(), request.into_inner())
+            .await
+            .map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl SagaCoordinatorService for CoordinatorService {
+    async fn execute(
+        &self,
+        _: Request<SagaHandleRequest>,
+    ) -> Result<Response<SagaResponse>, Status> {
+        Err(delivered_here("SagaCoordinatorService.Execute"))
+    }
+
+    async fn execute_speculative(
+        &self,
+        request: Request<SpeculateSagaRequest>,
+    ) -> Result<Response<SagaResponse>, Status> {
+        let name = named(&request)?;
+        self.coordinator
+            .speculate_saga(name.as_deref(), request.into_inner())
+            .await
+            .map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl ProcessManagerCoordinatorService for CoordinatorService {
+    async fn handle(
+        &self,
+        _: Request<ProcessManagerCoordinatorRequest>,
+    ) -> Result<Response<ProcessManagerHandleResponse>, Status> {
+        Err(delivered_here("ProcessManagerCoordinatorService.Handle"))
+    }
+
+    async fn handle_speculative(
+        &self,
+        request: Request<SpeculatePmRequest>,
+    ) -> Result<Response<ProcessManagerHandleResponse>, Status> {
+        let name = named(&request)?;
+        self.coordinator
+            .speculate_process_manager(name.as_deref(), request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

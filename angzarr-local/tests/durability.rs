@@ -58,6 +58,13 @@ impl angzarr_local::component::ProjectorLogic for Nobody {
         })
     }
 
+    async fn handle_speculative(
+        &self,
+        book: angzarr_proto::EventBook,
+    ) -> Result<angzarr_proto::Projection, tonic::Status> {
+        self.handle(book).await
+    }
+
     fn describe(&self) -> String {
         "nobody".into()
     }

@@ -361,6 +361,22 @@ impl Fulfillment {
     }
 }
 
+/// Ships an order once its stock is reserved.
+pub struct InventoryOrder;
+
+#[saga(name = "inventory-order", source = "inventory", target = "orders")]
+impl InventoryOrder {
+    #[handles(InventoryReserved)]
+    fn ship(&self, _: &InventoryReserved, ctx: &SagaContext) -> Command<ShipOrder> {
+        Command::new(
+            ctx.root(),
+            ShipOrder {
+                carrier: "courier".into(),
+            },
+        )
+    }
+}
+
 /// What the order workflow has seen of one correlation.
 #[derive(Debug, Default)]
 pub struct Workflow {

@@ -15,7 +15,8 @@ use angzarr_local::{Coordinator, LocalCoordinator, SqliteStore};
 use tokio::sync::watch;
 
 use crate::domains::{
-    Counter, Fulfillment, Inventory, OrderSummaries, OrderWorkflow, Orders, Probe, Set, Slow,
+    Counter, Fulfillment, Inventory, InventoryOrder, OrderSummaries, OrderWorkflow, Orders, Probe,
+    Set, Slow,
 };
 use crate::poker::{HandPlayer, Hands, SeatFacts};
 
@@ -85,7 +86,7 @@ impl Backend {
             .domain_aggregate(examples::table::Table)
             .domain_aggregate(Hands);
         if with.saga {
-            builder = builder.saga(Fulfillment);
+            builder = builder.saga(Fulfillment).saga(InventoryOrder);
         }
         if with.projector {
             builder = builder.projector(summaries.clone());
@@ -297,6 +298,12 @@ pub struct Seed {
     pub mixed: Vec<(String, String)>,
     /// Answers to those commands, by name.
     pub named_results: Vec<(String, Result<CommandResponse, ClientError>)>,
+    /// A projector's dry run.
+    pub projection: Option<Result<angzarr_client::proto::Projection, ClientError>>,
+    /// A saga's dry run.
+    pub saga: Option<Result<angzarr_client::proto::SagaResponse, ClientError>>,
+    /// A process manager's answer.
+    pub pm: Option<angzarr_client::proto::ProcessManagerHandleResponse>,
     /// The last command sent, to send again.
     pub command: Option<prost_types::Any>,
     /// The recording stand-in for a coordinator (the seed's "mock" clients).

@@ -417,6 +417,12 @@ impl ProjectorLogic for Recorder {
         self.record(book).await
     }
 
+    async fn handle_speculative(&self, book: EventBook) -> Result<Projection, tonic::Status> {
+        ProjectorService::handle_speculative(self, tonic::Request::new(book))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
     fn describe(&self) -> String {
         format!("recorder {}", self.name)
     }

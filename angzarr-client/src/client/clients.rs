@@ -376,12 +376,18 @@ impl AggregateClient {
     }
 }
 
+/// The request metadata naming the component a speculative call is for,
+/// where one coordinator serves several sagas, process managers or
+/// projectors (angzarr-local). A component's own sidecar ignores it.
+pub const COMPONENT_METADATA_KEY: &str = "x-angzarr-component";
+
 /// Dry runs that persist and publish nothing.
 #[derive(Debug, Clone)]
 pub struct SpeculativeClient {
     channel: Channel,
     limit: usize,
     retry: RetryPolicy,
+    component: Option<String>,
 }
 
 impl SpeculativeClient {
@@ -405,7 +411,41 @@ impl SpeculativeClient {
             channel,
             limit: options.max_message_size,
             retry: options.retry,
+            component: None,
         }
+    }
+
+    /// The same client, naming `name` as the saga, process manager or
+    /// projector its calls are for ([`COMPONENT_METADATA_KEY`]). Needed
+    /// where one coordinator serves several of a kind that read the same
+    /// domain; a name that is not valid metadata (not visible ASCII) is
+    /// refused by the call, as an invalid argument.
+    ///
+    /// ```
+    /// # async fn run(client: angzarr_client::SpeculativeClient) {
+    /// let summary = client.for_component("order-summary");
+    /// # let _ = summary;
+    /// # }
+    /// ```
+    pub fn for_component(&self, name: &str) -> SpeculativeClient {
+        SpeculativeClient {
+            component: Some(name.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// `message` as a request, carrying the component's name if one was given.
+    fn request<T>(&self, message: T) -> Result<tonic::Request<T>, ClientError> {
+        let mut request = tonic::Request::new(message);
+        if let Some(name) = &self.component {
+            let value = name.parse().map_err(|_| {
+                ClientError::InvalidArgument(format!(
+                    "component name {name:?} cannot be sent as request metadata"
+                ))
+            })?;
+            request.metadata_mut().insert(COMPONENT_METADATA_KEY, value);
+        }
+        Ok(request)
     }
 
     /// The same client retrying transport failures by `policy` (a dry run
@@ -430,7 +470,8 @@ impl SpeculativeClient {
         .await
     }
 
-    /// A projector over events, without writing its read model.
+    /// A projector over events, without writing its read model (with
+    /// [`for_component`](Self::for_component) to name the projector).
     pub async fn projector(
         &self,
         request: SpeculateProjectorRequest,
@@ -440,7 +481,8 @@ impl SpeculativeClient {
                 ProjectorCoordinatorServiceClient::new(self.channel.clone()),
                 self.limit
             );
-            async move { Ok(client.handle_speculative(request).await?.into_inner()) }
+            let request = self.request(request);
+            async move { Ok(client.handle_speculative(request?).await?.into_inner()) }
         })
         .await
     }
@@ -452,7 +494,8 @@ impl SpeculativeClient {
                 SagaCoordinatorServiceClient::new(self.channel.clone()),
                 self.limit
             );
-            async move { Ok(client.execute_speculative(request).await?.into_inner()) }
+            let request = self.request(request);
+            async move { Ok(client.execute_speculative(request?).await?.into_inner()) }
         })
         .await
     }
@@ -467,7 +510,8 @@ impl SpeculativeClient {
                 ProcessManagerCoordinatorServiceClient::new(self.channel.clone()),
                 self.limit
             );
-            async move { Ok(client.handle_speculative(request).await?.into_inner()) }
+            let request = self.request(request);
+            async move { Ok(client.handle_speculative(request?).await?.into_inner()) }
         })
         .await
     }

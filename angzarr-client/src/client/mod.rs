@@ -9,7 +9,7 @@ mod retry;
 pub use builder::{CommandBuilder, FactBuilder, PointInTime, QueryBuilder};
 pub use clients::{
     AggregateClient, Client, CommandHandlerClient, DomainClient, EventBookStream, QueryClient,
-    SpeculativeClient,
+    SpeculativeClient, COMPONENT_METADATA_KEY,
 };
 pub use endpoint::{
     connect, ConnectOptions, Target, CLIENT_CALL_TIMEOUT_ENV, CLIENT_MAX_MESSAGE_SIZE_ENV,

@@ -88,6 +88,12 @@ impl<P: Projector> ProjectorLogic for ProjectorService<P> {
             .into_inner())
     }
 
+    async fn handle_speculative(&self, book: EventBook) -> Result<Projection, Status> {
+        Ok(ProjectorRpc::handle_speculative(self, Request::new(book))
+            .await?
+            .into_inner())
+    }
+
     fn describe(&self) -> String {
         format!("in-process projector {}", self.projector().name())
     }

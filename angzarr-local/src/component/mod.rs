@@ -56,6 +56,8 @@ pub trait ProcessManagerLogic: Send + Sync + 'static {
 pub trait ProjectorLogic: Send + Sync + 'static {
     /// `Handle`: projects one published book.
     async fn handle(&self, book: EventBook) -> Result<Projection, Status>;
+    /// `HandleSpeculative`: the projection of `book`, with no side effects.
+    async fn handle_speculative(&self, book: EventBook) -> Result<Projection, Status>;
     /// Where the logic runs, for messages.
     fn describe(&self) -> String;
 }

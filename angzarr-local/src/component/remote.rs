@@ -202,6 +202,16 @@ impl ProjectorLogic for Remote {
         .await
     }
 
+    async fn handle_speculative(&self, book: EventBook) -> Result<Projection, Status> {
+        let correlation_id = correlation_of(book.cover.as_ref());
+        self.call(|channel| async move {
+            client!(ProjectorServiceClient, channel)
+                .handle_speculative(request(book, &correlation_id))
+                .await
+        })
+        .await
+    }
+
     fn describe(&self) -> String {
         Remote::describe(self)
     }

@@ -12,6 +12,7 @@
 
 mod locks;
 mod query;
+mod speculate;
 mod timeline;
 mod write;
 

@@ -9,6 +9,7 @@ mod errors;
 mod merge;
 mod query_builder;
 mod query_client;
+mod speculative;
 mod state;
 
 use angzarr_client::proto::{AnyExt, CommandResponse, EventPage};
