@@ -88,6 +88,7 @@
 
 pub mod aggregate;
 mod client;
+pub mod compensation;
 mod component;
 mod consume;
 mod decode;
@@ -126,6 +127,7 @@ pub use client::{
     CLIENT_MAX_MESSAGE_SIZE_ENV, CLIENT_RETRY_ATTEMPTS_ENV, COMPONENT_METADATA_KEY,
     DEFAULT_COORDINATOR_PORT,
 };
+pub use compensation::CompensationContext;
 pub use component::ComponentKind;
 pub use effects::{
     Command, Effects, Fact, HandlerReactions, PackedCommand, PackedFact, PmOutput, Reaction,

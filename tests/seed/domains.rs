@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use angzarr_client::prelude::*;
+use angzarr_client::proto::RejectionNotification;
 use prost::Name;
 
 macro_rules! named {
@@ -110,7 +111,31 @@ pub struct InventoryReserved {
     pub order_id: String,
 }
 
-named!("inventory": ReserveStock, InventoryReserved);
+/// A reservation was given back: a command it led to was refused.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StockReleased {
+    #[prost(string, tag = "1")]
+    pub reason: String,
+}
+
+named!("inventory": ReserveStock, InventoryReserved, StockReleased);
+
+/// How a compensation describes the refusal it answers: who issued the
+/// refused command (from the notification's metadata), and why.
+pub fn refusal(notification: &RejectionNotification, ctx: &CommandContext) -> String {
+    let metadata = ctx.notification().map(|n| &n.metadata);
+    let get = |key: &str| {
+        metadata
+            .and_then(|m| m.get(key))
+            .map_or("?", String::as_str)
+    };
+    format!(
+        "{} {} refused: {}",
+        get(angzarr_client::compensation::metadata::ISSUER_TYPE),
+        get(angzarr_client::compensation::metadata::ISSUER_NAME),
+        notification.rejection_reason
+    )
+}
 
 /// Adds to a counter, whatever its value.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -202,6 +227,18 @@ impl Orders {
         })
     }
 
+    /// The stock could not be reserved: the order is cancelled.
+    #[rejected(domain = "inventory", command = ReserveStock)]
+    fn reservation_refused(
+        &self,
+        notification: &RejectionNotification,
+        ctx: &CommandContext,
+    ) -> OrderCancelled {
+        OrderCancelled {
+            reason: refusal(notification, ctx),
+        }
+    }
+
     #[handles(CancelOrder)]
     fn cancel(&self, cmd: CancelOrder, order: &Order) -> Result<OrderCancelled, Rejection> {
         if order.shipped {
@@ -250,9 +287,25 @@ impl Inventory {
     #[handles(ReserveStock)]
     fn reserve(&self, cmd: ReserveStock, _: &Stock) -> Result<InventoryReserved, Rejection> {
         require_not_empty(&cmd.order_id, "order_id")?;
+        if cmd.order_id.contains("out-of-stock") {
+            return Err(Rejection::precondition("out of stock"));
+        }
         Ok(InventoryReserved {
             order_id: cmd.order_id,
         })
+    }
+
+    /// A shipment the order workflow asked for after a reservation was
+    /// refused: the reservation is given back.
+    #[rejected(domain = "orders", command = ShipOrder)]
+    fn shipment_refused(
+        &self,
+        notification: &RejectionNotification,
+        ctx: &CommandContext,
+    ) -> StockReleased {
+        StockReleased {
+            reason: refusal(notification, ctx),
+        }
     }
 
     #[applies(InventoryReserved)]

@@ -25,6 +25,9 @@ use crate::poker::{HandPlayer, Hands, SeatFacts};
 pub struct Components {
     /// The `order-fulfillment` saga (orders → inventory).
     pub saga: bool,
+    /// The `inventory-order` saga (inventory → orders), which makes a
+    /// chain of the two.
+    pub chain: bool,
     /// The `order-summary` projector on orders.
     pub projector: bool,
     /// The `order-workflow` process manager (orders, inventory → orders).
@@ -86,7 +89,10 @@ impl Backend {
             .domain_aggregate(examples::table::Table)
             .domain_aggregate(Hands);
         if with.saga {
-            builder = builder.saga(Fulfillment).saga(InventoryOrder);
+            builder = builder.saga(Fulfillment);
+        }
+        if with.chain {
+            builder = builder.saga(InventoryOrder);
         }
         if with.projector {
             builder = builder.projector(summaries.clone());
@@ -304,6 +310,16 @@ pub struct Seed {
     pub saga: Option<Result<angzarr_client::proto::SagaResponse, ClientError>>,
     /// A process manager's answer.
     pub pm: Option<angzarr_client::proto::ProcessManagerHandleResponse>,
+    /// A refused command, and the one that led to it in a chain.
+    pub rejected: Option<CommandBook>,
+    pub outer: Option<CommandBook>,
+    /// A compensation context, and what was built from it.
+    pub compensation: Option<angzarr_client::CompensationContext>,
+    pub rejection: Option<(
+        angzarr_client::proto::RejectionNotification,
+        angzarr_client::proto::Notification,
+    )>,
+    pub notification: Option<angzarr_client::proto::Notification>,
     /// The last command sent, to send again.
     pub command: Option<prost_types::Any>,
     /// The recording stand-in for a coordinator (the seed's "mock" clients).

@@ -1,6 +1,6 @@
 //! What a handler may know about the command besides its payload.
 
-use angzarr_proto::{Cover, DEFAULT_EDITION};
+use angzarr_proto::{Cover, Notification, DEFAULT_EDITION};
 
 /// The command's circumstances: who it is for, which conversation it belongs
 /// to, and where the aggregate's history stands.
@@ -18,6 +18,7 @@ pub struct CommandContext<'a> {
     cover: Option<&'a Cover>,
     root: uuid::Uuid,
     next_sequence: u32,
+    notification: Option<&'a Notification>,
 }
 
 impl<'a> CommandContext<'a> {
@@ -31,7 +32,31 @@ impl<'a> CommandContext<'a> {
             cover,
             root,
             next_sequence,
+            notification: None,
         }
+    }
+
+    /// The same context, answering `notification` (what a `#[rejected]`
+    /// handler is called for).
+    pub fn with_notification(mut self, notification: &'a Notification) -> Self {
+        self.notification = Some(notification);
+        self
+    }
+
+    /// In a `#[rejected]` handler, the notification being answered: its
+    /// `RejectionNotification` payload and the metadata a coordinator adds
+    /// ([`compensation::metadata`](crate::compensation::metadata): who
+    /// issued the refused command, and the event that led to it).
+    ///
+    /// ```
+    /// # use angzarr_client::CommandContext;
+    /// fn issuer(ctx: &CommandContext) -> Option<String> {
+    ///     let metadata = &ctx.notification()?.metadata;
+    ///     Some(format!("{} {}", metadata.get("issuer_type")?, metadata.get("issuer_name")?))
+    /// }
+    /// ```
+    pub fn notification(&self) -> Option<&'a Notification> {
+        self.notification
     }
 
     /// The command's cover as sent, if it had one.

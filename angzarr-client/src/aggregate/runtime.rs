@@ -359,7 +359,10 @@ async fn compensate<A: Aggregate>(
         });
     };
 
-    let context = CommandContext::new(cover, reported_sequence(next, 0));
+    // Decoded above: `unpack_rejection` succeeded on the same bytes.
+    let notification = packed.unpack::<Notification>().unwrap_or_default();
+    let context =
+        CommandContext::new(cover, reported_sequence(next, 0)).with_notification(&notification);
     let events = aggregate
         .compensate(route, &rejection, &state, context)
         .await?;

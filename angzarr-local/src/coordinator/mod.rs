@@ -30,7 +30,7 @@ use crate::registry::Registry;
 use crate::store::{AggregateKey, EventStore, StoreError};
 
 pub use query::MAX_QUERY_SEQUENCES;
-pub(crate) use write::{rejection_notice, Run};
+pub(crate) use write::Run;
 pub use write::{MAX_CONFLICT_DETAILS, REVOCATION_DOMAIN};
 
 /// The coordinator: the store, the components, one lock per timeline, and

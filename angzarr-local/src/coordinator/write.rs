@@ -7,12 +7,12 @@
 
 use std::sync::Arc;
 
+use angzarr_client::CompensationContext;
 use angzarr_proto::{
-    business_response, command_page, page_header, temporal_query, time, AngzarrDeferredSequence,
-    Any, AnyExt, BusinessResponse, CascadeErrorMode, CommandBook, CommandPage, CommandRequest,
-    CommandResponse, ContextualCommand, Cover, EventBook, EventPage, EventRequest,
-    FactInjectionResponse, FactRequest, MergeStrategy, Notification, PageHeader,
-    RejectionNotification, Revocation, Snapshot, SpeculateCommandHandlerRequest, SyncMode,
+    business_response, page_header, temporal_query, time, Any, AnyExt, BusinessResponse,
+    CascadeErrorMode, CommandBook, CommandPage, CommandRequest, CommandResponse, ContextualCommand,
+    Cover, EventBook, EventPage, EventRequest, FactInjectionResponse, FactRequest, MergeStrategy,
+    PageHeader, Revocation, Snapshot, SpeculateCommandHandlerRequest, SyncMode,
 };
 use prost::Message;
 use tonic::{Code, Status};
@@ -290,41 +290,16 @@ impl Coordinator {
     pub(crate) async fn compensate(
         &self,
         source: &Cover,
-        rejected: Option<CommandBook>,
-        reason: &str,
+        context: &CompensationContext,
         once: String,
         claim: Option<&ClaimGuard>,
     ) -> Result<Option<Written>, Status> {
         let root = validate::root(source)?;
-        let notification = Notification {
-            cover: rejected.as_ref().and_then(|book| book.cover.clone()),
-            payload: Some(Any::pack(&RejectionNotification {
-                rejected_command: rejected.clone(),
-                rejection_reason: reason.to_owned(),
-            })),
-            sent_at: Some(time::now()),
-            metadata: Default::default(),
-        };
-        let mut payload = Any::pack(&notification);
-        payload.type_url = format!(
-            "{}angzarr.Notification",
-            angzarr_proto::type_url::ANGZARR_PREFIX
-        );
-        let book = CommandBook {
-            cover: Some(source.clone()),
-            pages: vec![CommandPage {
-                header: Some(PageHeader {
-                    sequence_type: Some(page_header::SequenceType::AngzarrDeferred(
-                        AngzarrDeferredSequence {
-                            source: rejected.as_ref().and_then(|book| book.cover.clone()),
-                            source_seq: 0,
-                        },
-                    )),
-                }),
-                merge_strategy: MergeStrategy::MergeCommutative.into(),
-                payload: Some(command_page::Payload::Command(payload)),
-            }],
-        };
+        let book = context
+            .clone()
+            .with_source(source.clone())
+            .command_book()
+            .ok_or_else(|| Status::internal("a compensation with a source has a command book"))?;
         let executed = self
             .run_command(Run {
                 book: &book,
@@ -517,26 +492,6 @@ impl Coordinator {
             written,
         ))
     }
-}
-
-/// `type.angzarr.io/angzarr.Notification` carrying a `RejectionNotification`:
-/// how the protocol tells a component that a command it caused was refused.
-pub(crate) fn rejection_notice(rejected: Option<&CommandBook>, reason: &str) -> Any {
-    let notification = Notification {
-        cover: rejected.and_then(|book| book.cover.clone()),
-        payload: Some(Any::pack(&RejectionNotification {
-            rejected_command: rejected.cloned(),
-            rejection_reason: reason.to_owned(),
-        })),
-        sent_at: Some(time::now()),
-        metadata: Default::default(),
-    };
-    let mut packed = Any::pack(&notification);
-    packed.type_url = format!(
-        "{}angzarr.Notification",
-        angzarr_proto::type_url::ANGZARR_PREFIX
-    );
-    packed
 }
 
 /// Whom a command's sync mode delivers its book to before answering.

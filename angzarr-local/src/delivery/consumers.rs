@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use angzarr_client::process_manager::runtime::process_root;
+use angzarr_client::{CompensationContext, ComponentKind};
 use angzarr_proto::{
     page_header, time, AngzarrDeferredSequence, CascadeError, CascadeErrorMode, CommandBook, Cover,
     Edition, EventBook, EventPage, PageHeader, ProcessManagerHandleRequest,
@@ -189,20 +190,21 @@ impl Coordinator {
             return Ok(());
         };
         let once = format!("{}:{}:failure", consumer.position_key, trigger_id(book));
-        self.compensate(
-            source,
-            None,
-            &format!(
+        let context = CompensationContext::failure(
+            source.clone(),
+            book.last_sequence(),
+            format!(
                 "{} {} failed: {}",
                 consumer.kind(),
                 consumer.name,
                 status.message()
             ),
-            once,
-            None,
-        )
-        .await
-        .map(|_| ())
+            consumer.kind(),
+            consumer.name.clone(),
+        );
+        self.compensate(source, &context, once, None)
+            .await
+            .map(|_| ())
     }
 
     /// Delivers `book` to `consumer` and executes what it emits.
@@ -300,11 +302,16 @@ impl Coordinator {
         );
         tracing::info!(consumer = %consumer.name, %message, "compensating");
         let claim = self.cascade_claim(path);
+        let context = CompensationContext::new(
+            command,
+            status.message(),
+            consumer.kind(),
+            consumer.name.clone(),
+        );
         let written = self
             .compensate(
                 source,
-                Some(command),
-                status.message(),
+                &context,
                 format!("{key}:compensation"),
                 claim.as_ref(),
             )
@@ -507,7 +514,13 @@ impl Coordinator {
         let next = self
             .blocking(move |store| store.next_sequence(&key))
             .await?;
-        let payload = crate::coordinator::rejection_notice(Some(command), status.message());
+        let payload = CompensationContext::new(
+            command.clone(),
+            status.message(),
+            ComponentKind::ProcessManager,
+            process.domain.clone(),
+        )
+        .notification_any();
         let mut page = EventPage::new(next, payload);
         page.created_at = Some(time::now());
         Ok(EventBook {

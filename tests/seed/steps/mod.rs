@@ -3,6 +3,7 @@
 
 mod aggregate_client;
 mod command_builder;
+mod compensation;
 mod connection;
 mod decoding;
 mod errors;

@@ -365,7 +365,7 @@ async fn not_sent(world: &mut Seed) {
 
 #[given(expr = "events with saga origin from {string} aggregate")]
 async fn from_inventory(world: &mut Seed, domain: String) {
-    world.with_components(|components| components.saga = true);
+    world.with_components(|components| components.chain = true);
     let events = vec![Any::pack(&InventoryReserved {
         order_id: "order-1".into(),
     })];
