@@ -42,7 +42,7 @@ const SEED_SCENARIOS: usize = 250;
 
 /// Seed features whose steps are not written yet: they are not run, and
 /// the summary line names them. Every other feature runs whole.
-const NOT_YET_COVERED: [&str; 2] = ["fact_flow.feature", "router.feature"];
+const NOT_YET_COVERED: [&str; 1] = ["fact_flow.feature"];
 
 static FINISHED: AtomicUsize = AtomicUsize::new(0);
 static PASSED: AtomicUsize = AtomicUsize::new(0);

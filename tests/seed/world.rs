@@ -320,6 +320,10 @@ pub struct Seed {
         angzarr_client::proto::Notification,
     )>,
     pub notification: Option<angzarr_client::proto::Notification>,
+    /// What the recording routers were called with, in order.
+    pub calls: Arc<std::sync::Mutex<Vec<String>>>,
+    /// A coordinator a step built for itself.
+    pub local: Option<LocalCoordinator>,
     /// The last command sent, to send again.
     pub command: Option<prost_types::Any>,
     /// The recording stand-in for a coordinator (the seed's "mock" clients).

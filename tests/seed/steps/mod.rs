@@ -10,6 +10,7 @@ mod errors;
 mod merge;
 mod query_builder;
 mod query_client;
+mod router;
 mod speculative;
 mod state;
 

@@ -167,7 +167,7 @@ fn unknown_type(world: &mut Seed) {
 }
 
 #[when(
-    regex = r"^I (?:build state from the EventBook|attempt to build state|build state|build state from events)$"
+    regex = r"^I (?:build state from the EventBook|attempt to build state|build state|build state from events|build state from these events)$"
 )]
 fn build(world: &mut Seed) {
     if world.book.is_none() {
