@@ -324,7 +324,7 @@ async fn unknown_domains_and_unreachable_aggregates_are_named() {
         &mut local,
         request,
         Code::NotFound,
-        "unknown domain `hand`; this coordinator serves: player, table",
+        "domain `hand` not found; this coordinator serves: player, table",
     )
     .await;
 

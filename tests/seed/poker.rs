@@ -141,3 +141,20 @@ impl SeatFacts {
         ))
     }
 }
+
+/// Records what it sees of a hand on a domain nobody serves.
+pub struct LostFacts;
+
+#[saga(name = "lost-facts", source = "hand", target = "nonexistent")]
+impl LostFacts {
+    #[handles(TurnChanged)]
+    fn record(&self, event: &TurnChanged, ctx: &SagaContext) -> Fact<ActionRequested> {
+        Fact::new(
+            ctx.root(),
+            ActionRequested {
+                hand_root: ctx.root().as_bytes().to_vec(),
+                turn: event.turn,
+            },
+        )
+    }
+}

@@ -18,7 +18,7 @@ use crate::domains::{
     Counter, Fulfillment, Inventory, InventoryOrder, OrderSummaries, OrderWorkflow, Orders, Probe,
     Set, Slow,
 };
-use crate::poker::{HandPlayer, Hands, SeatFacts};
+use crate::poker::{HandPlayer, Hands, LostFacts, SeatFacts};
 
 /// Which components beside the aggregates a scenario's backend runs.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,6 +34,8 @@ pub struct Components {
     pub process_manager: bool,
     /// The poker facts: the `hand-player` saga and the seat facts saga.
     pub facts: bool,
+    /// A saga recording facts on a domain nobody serves.
+    pub lost_facts: bool,
 }
 
 /// One scenario's angzarr-local. Dropping it stops the server and removes
@@ -102,6 +104,9 @@ impl Backend {
         }
         if with.facts {
             builder = builder.saga(HandPlayer).saga(SeatFacts);
+        }
+        if with.lost_facts {
+            builder = builder.saga(LostFacts);
         }
         let local = builder.try_build().expect("the coordinator builds");
         let coordinator = Arc::clone(local.coordinator());

@@ -80,7 +80,7 @@ impl Coordinator {
         self.registry.aggregates.get(domain).ok_or_else(|| {
             let known: Vec<_> = self.domains().collect();
             Status::not_found(format!(
-                "unknown domain `{domain}`; this coordinator serves: {}",
+                "domain `{domain}` not found; this coordinator serves: {}",
                 if known.is_empty() {
                     "no domains".to_owned()
                 } else {

@@ -7,6 +7,7 @@ mod compensation;
 mod connection;
 mod decoding;
 mod errors;
+mod facts;
 mod merge;
 mod query_builder;
 mod query_client;
