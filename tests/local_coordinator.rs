@@ -1047,3 +1047,144 @@ async fn idle_aggregates_leave_no_lock_behind() {
     }
     assert_eq!(coordinator.lock_entries(), 0);
 }
+
+/// Dry runs of consumers find theirs by name, or by the only one reading
+/// the book's domain; they store and send nothing.
+#[tokio::test]
+async fn dry_runs_find_their_component_by_name_or_by_the_domain_it_reads() {
+    use angzarr_client::proto::{
+        ProcessManagerHandleRequest, SagaHandleRequest, SpeculatePmRequest,
+        SpeculateProjectorRequest, SpeculateSagaRequest,
+    };
+    use angzarr_client::{
+        Command, ProcessManagerRouter, ProjectorRouter, SagaRouter, SpeculativeClient,
+    };
+
+    let projector =
+        |name: &str| ProjectorRouter::new(name, ["player"]).on(|event: FundsDeposited| event);
+    let saga = SagaRouter::new("refund", "player")
+        .target("player")
+        .on_with_context(
+            |event: FundsDeposited, ctx: &angzarr_client::SagaContext<'_>| {
+                Command::new(
+                    ctx.root(),
+                    DepositFunds {
+                        amount: event.amount,
+                    },
+                )
+            },
+        );
+    let pm = ProcessManagerRouter::new("watch", || ())
+        .source("player")
+        .target("player")
+        .on(|event: FundsDeposited, _: &()| event);
+    let local = start(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .projector(projector("ledger"))
+            .projector(projector("audit"))
+            .saga(saga)
+            .process_manager(pm),
+    )
+    .await;
+    let client = SpeculativeClient::from_channel(local.channel.clone());
+    let deposited = FundsDeposited {
+        amount: Some(chips(5)),
+        new_balance: Some(chips(5)),
+        deposited_at: None,
+    };
+    let book = |correlation_id: &str| EventBook {
+        cover: Some(Cover::new("player", root()).with_correlation_id(correlation_id)),
+        pages: vec![EventPage::new(0, Any::pack(&deposited))],
+        ..Default::default()
+    };
+    let projected = |name: Option<&str>| {
+        let client = match name {
+            Some(name) => client.for_component(name),
+            None => client.clone(),
+        };
+        let request = SpeculateProjectorRequest {
+            events: Some(book("c-1")),
+        };
+        async move { client.projector(request).await }
+    };
+
+    let ambiguous = projected(None).await.unwrap_err();
+    assert_eq!(ambiguous.code(), Some(Code::InvalidArgument));
+    assert_eq!(
+        ambiguous.message(),
+        "several projectors read domain `player` (ledger, audit): name one with `x-angzarr-component` metadata"
+    );
+    let audit = projected(Some("audit")).await.unwrap();
+    assert_eq!(audit.projector, "audit");
+    assert_eq!(
+        audit
+            .projection
+            .unwrap()
+            .unpack::<FundsDeposited>()
+            .unwrap(),
+        deposited
+    );
+    let missing = projected(Some("nope")).await.unwrap_err();
+    assert_eq!(missing.code(), Some(Code::NotFound));
+    assert_eq!(
+        missing.message(),
+        "no projector called `nope`; this coordinator runs: ledger, audit"
+    );
+
+    // The only saga reading the domain; its command is returned, not sent.
+    let saga = client
+        .saga(SpeculateSagaRequest {
+            request: Some(SagaHandleRequest {
+                source: Some(book("c-1")),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(saga.commands.len(), 1);
+    let mut queries = local.queries.clone();
+    let stored = queries
+        .get_event_book(Query {
+            cover: Some(Cover::new("player", root())),
+            selection: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stored.pages.is_empty(), "nothing was sent: {stored:?}");
+
+    let pm = |correlation_id: &str| SpeculatePmRequest {
+        request: Some(ProcessManagerHandleRequest {
+            trigger: Some(book(correlation_id)),
+            ..Default::default()
+        }),
+    };
+    let decided = client.process_manager(pm("c-1")).await.unwrap();
+    assert_eq!(decided.process_events.unwrap().pages.len(), 1);
+    let uncorrelated = client.process_manager(pm("")).await.unwrap_err();
+    assert_eq!(uncorrelated.code(), Some(Code::InvalidArgument));
+    assert!(
+        uncorrelated.message().contains("correlation id"),
+        "{uncorrelated}"
+    );
+
+    // The bus's entry points are the sidecars': angzarr-local says so.
+    let mut projectors =
+        angzarr_client::proto::projector_coordinator_service_client::ProjectorCoordinatorServiceClient::new(
+            local.channel.clone(),
+        );
+    let refused = projectors.handle(book("c-1")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::Unimplemented);
+    assert!(refused
+        .message()
+        .contains("delivers books to its components itself"));
+
+    // A name that cannot be metadata is refused before anything is sent.
+    let bad = client
+        .for_component("bad\nname")
+        .projector(SpeculateProjectorRequest::default())
+        .await
+        .unwrap_err();
+    assert!(bad.is_invalid_argument(), "{bad:?}");
+}

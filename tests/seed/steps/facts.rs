@@ -18,6 +18,12 @@ use super::{send, stored};
 use crate::poker::{action_id, ActionRequested, HandPlayer, PassTurn, TurnChanged};
 use crate::world::Seed;
 
+/// The root of the player the scenario is about.
+fn player_root(world: &mut Seed) -> uuid::Uuid {
+    let name = world.note("player").to_owned();
+    world.root(&name)
+}
+
 fn facts(world: &mut Seed) {
     world.with_components(|components| components.facts = true);
 }
@@ -49,10 +55,7 @@ fn hand_in_progress(world: &mut Seed, _whose: String) {
 
 #[when("the hand-player saga processes the turn change")]
 async fn turn_changes(world: &mut Seed) {
-    let (hand, player) = (
-        world.root("H1"),
-        world.root(&world.note("player").to_owned()),
-    );
+    let (hand, player) = (world.root("H1"), player_root(world));
     let client = world.client().await;
     let response = client
         .command("hand", hand)
@@ -136,7 +139,7 @@ async fn with_events(world: &mut Seed, count: u32) {
 
 #[when("an ActionRequested fact is injected")]
 async fn inject(world: &mut Seed) {
-    let root = world.root(&world.note("player").to_owned());
+    let root = player_root(world);
     let client = world.client().await;
     let response = client
         .fact("player", root)
@@ -164,7 +167,7 @@ fn persisted_at(world: &mut Seed, counted_from_one: u32) {
 
 #[then(expr = "subsequent events continue from sequence {int}")]
 async fn continue_from(world: &mut Seed, counted_from_one: u32) {
-    let root = world.root(&world.note("player").to_owned());
+    let root = player_root(world);
     let client = world.client().await;
     let next = client.next_sequence("player", root).await.expect("read");
     assert_eq!(next, counted_from_one - 1);
@@ -217,7 +220,7 @@ async fn seated(world: &mut Seed, player: String, table: String) {
 }
 
 async fn report(world: &mut Seed, event: Any, external_id: &str) {
-    let root = world.root(&world.note("player").to_owned());
+    let root = player_root(world);
     let client = world.client().await;
     client
         .fact("player", root)
@@ -278,7 +281,7 @@ async fn seat_state(world: &mut Seed) -> bool {
         }),
     )
     .expect("rebuilds");
-    let player = world.root(&world.note("player").to_owned());
+    let player = player_root(world);
     state
         .seats
         .iter()
@@ -291,10 +294,7 @@ async fn seat_state(world: &mut Seed) -> bool {
 async fn table_fact(world: &mut Seed, which: String) {
     let pages = table_pages(world).await;
     let last = pages.last().expect("a page");
-    let player = world
-        .root(&world.note("player").to_owned())
-        .as_bytes()
-        .to_vec();
+    let player = player_root(world).as_bytes().to_vec();
     let recorded = if which == "PlayerSatOut" {
         last.event_as::<PlayerSatOut>().map(|e| e.player_root)
     } else {
