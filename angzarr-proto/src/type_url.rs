@@ -89,7 +89,7 @@ pub fn matches_parts(type_url: &str, package: &str, name: &str) -> bool {
 /// `type.googleapis.com/myapp.events.v1.OrderCreated`, `1.OrderCreated` and
 /// `ordercreated` do not. For reading events whose package a reader does not
 /// know (another language's, another version's); dispatch compares full
-/// names ([`matches`]).
+/// names ([`matches()`]).
 ///
 /// ```
 /// use angzarr_proto::type_url::name_ends_with;
