@@ -466,7 +466,10 @@ async fn speculation_facts_and_compensation() {
     // angzarr-local serves projector dry runs; a request without events is
     // refused as such.
     assert_eq!(projector.code(), Some(tonic::Code::InvalidArgument));
-    assert_eq!(projector.message(), "SpeculateProjectorRequest must have events");
+    assert_eq!(
+        projector.message(),
+        "SpeculateProjectorRequest must have events"
+    );
 
     let mut fact = EventPage::new(0, Any::pack(&deposit(3)));
     fact.header = Some(PageHeader {
