@@ -161,6 +161,11 @@ impl Backend {
         self.front.accepted.load(Ordering::Relaxed)
     }
 
+    /// How many bytes clients have sent the server.
+    pub fn bytes_from_clients(&self) -> usize {
+        self.front.sent.load(Ordering::Relaxed)
+    }
+
     /// Stores `pages` (and `snapshot`) on the main timeline of
     /// `domain`/`root` directly, as an older writer left them.
     pub fn write(
@@ -205,35 +210,61 @@ impl Backend {
     }
 }
 
-/// Forwards loopback connections to the coordinator, counting them.
+/// Forwards loopback connections to the coordinator, counting them and
+/// the bytes clients send.
 struct Front {
     accepted: Arc<AtomicUsize>,
+    sent: Arc<AtomicUsize>,
     tasks: tokio::task::JoinSet<()>,
 }
 
 impl Front {
     fn start(listener: tokio::net::TcpListener, to: SocketAddr) -> Front {
-        let accepted = Arc::new(AtomicUsize::new(0));
+        let (accepted, sent) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let mut tasks = tokio::task::JoinSet::new();
-        let (count, connections) = (
-            Arc::clone(&accepted),
-            Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new())),
-        );
-        let held = Arc::clone(&connections);
+        let (count, bytes) = (Arc::clone(&accepted), Arc::clone(&sent));
         tasks.spawn(async move {
-            // Cutting the listener task drops every connection with it.
-            let _held = held;
-            while let Ok((mut client, _)) = listener.accept().await {
+            // Cutting this task drops every connection with it.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
                 count.fetch_add(1, Ordering::Relaxed);
-                connections.lock().await.spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(to).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
+                connections.spawn(forward(client, to, Arc::clone(&bytes)));
             }
         });
-        Front { accepted, tasks }
+        Front {
+            accepted,
+            sent,
+            tasks,
+        }
     }
+}
+
+/// Copies one connection both ways, counting what the client sends.
+async fn forward(client: tokio::net::TcpStream, to: SocketAddr, sent: Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(server) = tokio::net::TcpStream::connect(to).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let upstream = async move {
+        let mut buffer = vec![0; 16 * 1024];
+        while let Ok(read) = from_client.read(&mut buffer).await {
+            if read == 0 {
+                break;
+            }
+            sent.fetch_add(read, Ordering::Relaxed);
+            if to_server.write_all(&buffer[..read]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_server.shutdown().await;
+    };
+    let downstream = async move {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::join!(upstream, downstream);
 }
 
 impl Drop for Backend {
@@ -364,6 +395,25 @@ impl Seed {
         let backend = self.backend.as_mut().expect("a backend");
         assert_eq!(backend.address, address);
         backend.restart().await;
+    }
+
+    /// A client of the backend on a connection of its own, with `options`.
+    pub async fn connect_with(&mut self, options: angzarr_client::ConnectOptions) -> DomainClient {
+        let address = self.backend().await.address;
+        let target = angzarr_client::Target::parse(&address.to_string()).expect("a valid address");
+        DomainClient::connect_with(&target, &options)
+            .await
+            .expect("connect to angzarr-local")
+    }
+
+    /// Every aggregate the backend holds.
+    pub async fn stored_roots(&mut self) -> Vec<angzarr_client::proto::AggregateRoot> {
+        self.client()
+            .await
+            .queries()
+            .aggregate_roots()
+            .await
+            .expect("the backend lists its aggregates")
     }
 
     /// A client of the backend.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use angzarr_client::proto::{AnyExt, SyncMode};
-use angzarr_client::{ConnectOptions, DomainClient, Target};
+use angzarr_client::ConnectOptions;
 use cucumber::{given, then, when};
 use prost_types::Any;
 
@@ -13,14 +13,11 @@ use super::{
 use crate::domains::{AddItems, CreateOrder, InventoryReserved};
 use crate::world::Seed;
 
-#[given("an AggregateClient connected to the test backend")]
+#[given(
+    regex = r"^an? (?:AggregateClient|QueryClient|SpeculativeClient) connected to the test backend$"
+)]
 async fn connected(world: &mut Seed) {
-    let client = world.client().await;
-    let roots = client
-        .queries()
-        .aggregate_roots()
-        .await
-        .expect("the backend answers");
+    let roots = world.stored_roots().await;
     assert!(
         roots.is_empty(),
         "a fresh backend holds no aggregates: {roots:?}"
@@ -387,15 +384,11 @@ fn slow(world: &mut Seed) {
 
 #[when(regex = r"^I execute a command with timeout (\d+)ms$")]
 async fn with_timeout(world: &mut Seed, millis: u64) {
-    let address = world.backend().await.address;
     let options = ConnectOptions {
         call_timeout: Some(Duration::from_millis(millis)),
         ..Default::default()
     };
-    let target = Target::parse(&address.to_string()).expect("valid");
-    let client = DomainClient::connect_with(&target, &options)
-        .await
-        .expect("connects");
+    let client = world.connect_with(options).await;
     let (domain, root) = world.subject();
     assert!(Duration::from_millis(millis) < crate::domains::SLOW);
     let result = client

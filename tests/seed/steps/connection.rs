@@ -440,17 +440,11 @@ async fn has_all(world: &mut Seed) {
 #[when(expr = "I connect with timeout of {int} seconds")]
 async fn with_timeout(world: &mut Seed, seconds: u64) {
     world.notes.insert("timeout", seconds.to_string());
-    let address = world.backend().await.address;
     let options = ConnectOptions {
         connect_timeout: Some(Duration::from_secs(seconds)),
         ..Default::default()
     };
-    let target = Target::parse(&address.to_string()).expect("valid");
-    world.connected = Some(
-        DomainClient::connect_with(&target, &options)
-            .await
-            .expect("connects"),
-    );
+    world.connected = Some(world.connect_with(options).await);
 }
 
 #[then("the connection should respect the timeout")]
@@ -496,29 +490,32 @@ async fn slow_connections_fail(world: &mut Seed) {
 
 #[when("I connect with keep-alive enabled")]
 async fn keep_alive(world: &mut Seed) {
-    let address = world.backend().await.address;
     let options = ConnectOptions {
         keep_alive: Some(Duration::from_millis(50)),
         ..Default::default()
     };
-    let target = Target::parse(&address.to_string()).expect("valid");
-    world.connected = Some(
-        DomainClient::connect_with(&target, &options)
-            .await
-            .expect("connects"),
-    );
+    world.connected = Some(world.connect_with(options).await);
 }
 
 #[then("the connection should send keep-alive probes")]
 async fn probes(world: &mut Seed) {
     can_command(world.connected.as_ref().expect("a client")).await;
+    // With no call in flight, the client's pings still reach the server.
+    let backend = world.backend().await;
+    let idle = backend.bytes_from_clients();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while backend.bytes_from_clients() == idle {
+        assert!(
+            Instant::now() < deadline,
+            "no keep-alive ping in five seconds"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[then("idle connections should remain open")]
 async fn stays_open(world: &mut Seed) {
     let before = world.backend().await.connections();
-    // Several keep-alive intervals pass idle.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     can_command(world.connected.as_ref().expect("a client")).await;
     assert_eq!(
         world.backend().await.connections(),

@@ -91,17 +91,11 @@ fn internal(world: &mut Seed) {
 
 #[given("the operation times out")]
 async fn times_out(world: &mut Seed) {
-    let address = world.backend().await.address;
-    let target = Target::parse(&address.to_string()).expect("valid");
     let options = ConnectOptions {
         call_timeout: Some(Duration::from_millis(100)),
         ..Default::default()
     };
-    world.connected = Some(
-        DomainClient::connect_with(&target, &options)
-            .await
-            .expect("connects"),
-    );
+    world.connected = Some(world.connect_with(options).await);
     world.subject = Some(("slow".into(), "slow".into()));
 }
 

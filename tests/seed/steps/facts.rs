@@ -407,13 +407,7 @@ fn saga_fails(world: &mut Seed, text: String) {
 #[then("no commands from that saga are executed")]
 async fn nothing_executed(world: &mut Seed) {
     // The saga emits a fact only; nothing but the hand's own event was stored.
-    let roots = world
-        .client()
-        .await
-        .queries()
-        .aggregate_roots()
-        .await
-        .expect("answers");
+    let roots = world.stored_roots().await;
     let domains: Vec<&str> = roots.iter().map(|r| r.domain.as_str()).collect();
     assert!(
         domains.iter().all(|d| *d == "hand" || d.starts_with('_')),

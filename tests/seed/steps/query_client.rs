@@ -8,12 +8,6 @@ use super::{order_command, order_with_events, send};
 use crate::domains::{OrderCreated, OrderSummary};
 use crate::world::Seed;
 
-#[given("a QueryClient connected to the test backend")]
-async fn connected(world: &mut Seed) {
-    let roots = world.client().await.queries().aggregate_roots().await;
-    assert!(roots.expect("the backend answers").is_empty());
-}
-
 #[given(regex = r#"^an aggregate "([^"]+)" with root "([^"]+)" has (\d+) events$"#)]
 async fn has_events(world: &mut Seed, domain: String, name: String, count: u32) {
     order_with_events(world, &domain, &name, count).await;

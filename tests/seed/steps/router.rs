@@ -564,33 +564,36 @@ fn no_state(world: &mut Seed) {
     );
 }
 
+/// What the recording projector answers for an event of `name` that adds
+/// `items` items: it records the call unless it is speculative.
+fn summarize(
+    calls: &Calls,
+    name: &str,
+    items: u32,
+    ctx: &angzarr_client::ProjectionContext<'_>,
+) -> OrderSummary {
+    let sequence = ctx.sequence().unwrap_or_default();
+    if !ctx.is_speculative() {
+        log(calls, format!("handle {name} at {sequence}"));
+    }
+    OrderSummary {
+        events_seen: sequence + 1,
+        items,
+        last_sequence: sequence,
+    }
+}
+
 fn projector_router(calls: &Calls) -> ProjectorRouter {
     let (c1, c2) = (calls.clone(), calls.clone());
     ProjectorRouter::new("order-summary", ["orders"])
         .on_with_context(
             move |_: OrderCreated, ctx: &angzarr_client::ProjectionContext<'_>| {
-                let sequence = ctx.sequence().unwrap_or_default();
-                if !ctx.is_speculative() {
-                    log(&c1, format!("handle OrderCreated at {sequence}"));
-                }
-                OrderSummary {
-                    events_seen: sequence + 1,
-                    items: 0,
-                    last_sequence: sequence,
-                }
+                summarize(&c1, "OrderCreated", 0, ctx)
             },
         )
         .on_with_context(
             move |_: ItemAdded, ctx: &angzarr_client::ProjectionContext<'_>| {
-                let sequence = ctx.sequence().unwrap_or_default();
-                if !ctx.is_speculative() {
-                    log(&c2, format!("handle ItemAdded at {sequence}"));
-                }
-                OrderSummary {
-                    events_seen: sequence + 1,
-                    items: 1,
-                    last_sequence: sequence,
-                }
+                summarize(&c2, "ItemAdded", 1, ctx)
             },
         )
 }

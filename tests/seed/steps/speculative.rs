@@ -17,18 +17,6 @@ use crate::domains::{
 };
 use crate::world::Seed;
 
-#[given("a SpeculativeClient connected to the test backend")]
-async fn connected(world: &mut Seed) {
-    let client = world.client().await;
-    assert!(client
-        .queries()
-        .aggregate_roots()
-        .await
-        .expect("answers")
-        .is_empty());
-    world.speculative = Some(client.speculative().clone());
-}
-
 /// Runs `command` against the subject's history as of `at` (its latest
 /// event when `None`).
 async fn speculate(world: &mut Seed, command: Any, at: Option<u32>) {
@@ -157,14 +145,7 @@ async fn none_produced(world: &mut Seed) {
 
 #[when("I speculatively execute a command")]
 async fn a_command(world: &mut Seed) {
-    let roots = world
-        .client()
-        .await
-        .queries()
-        .aggregate_roots()
-        .await
-        .expect("answers")
-        .len();
+    let roots = world.stored_roots().await.len();
     world.counts.insert("roots", roots);
     speculate(world, order_command("AddItem", "speculated"), None).await;
 }
@@ -179,13 +160,7 @@ fn edition_created(world: &mut Seed) {
 
 #[then("the edition should be discarded after execution")]
 async fn edition_discarded(world: &mut Seed) {
-    let roots = world
-        .client()
-        .await
-        .queries()
-        .aggregate_roots()
-        .await
-        .expect("answers");
+    let roots = world.stored_roots().await;
     assert_eq!(
         roots.len(),
         world.counts["roots"],
