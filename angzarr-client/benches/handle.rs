@@ -226,6 +226,8 @@ fn main() {
         Some(prior) => vec![prior.parse().expect("--prior takes a number of events")],
         None => vec![1, 1001],
     };
+    // Logging as the examples' servers have it: `RUST_LOG`, default `info`.
+    angzarr_client::init_tracing();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let ours = Server::new()

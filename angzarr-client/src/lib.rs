@@ -136,7 +136,7 @@ pub use effects::{
 pub use error::{ComponentError, ComponentErrorKind};
 pub use event::{Event, HandlerOutput, IntoEvent, IntoEvents, One};
 pub use message::{MessageName, RejectionRoute};
-pub use observe::{init_tracing, init_tracing_with};
+pub use observe::{init_tracing, init_tracing_with, DEFAULT_SLOW_CALL};
 pub use process_manager::{
     IntoDestinations, PmContext, ProcessManager, ProcessManagerRouter, ProcessManagerService,
 };
@@ -158,7 +158,7 @@ pub use serve::{
     run_upcaster_server, shutdown_signal, BoundServer, ListenAddress, ServeError, Server,
     CALL_TIMEOUT_ENV, COMMAND_HANDLER_SERVICE, DEFAULT_PORT, DEFAULT_SERVICE_NAME,
     DEFAULT_SHUTDOWN_DRAIN, DEFAULT_SHUTDOWN_GRACE, DEFAULT_UDS_BASE_PATH, MAX_MESSAGE_SIZE_ENV,
-    SHUTDOWN_DRAIN_ENV,
+    SHUTDOWN_DRAIN_ENV, SLOW_CALL_ENV,
 };
 pub use topology::{topology, ComponentTopology, Topology};
 pub use upcaster::{UpcastOutput, Upcaster, UpcasterRouter, UpcasterService};

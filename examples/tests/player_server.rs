@@ -168,6 +168,7 @@ fn a_setting_that_does_not_parse_is_refused_by_name() {
         ("SHUTDOWN_DRAIN", "soon"),
         ("MAX_MESSAGE_SIZE", "lots"),
         ("CALL_TIMEOUT", "5 minutes"),
+        ("SLOW_CALL", "sometime"),
     ] {
         let output = Command::new(player_binary())
             .env("PORT", "0")
@@ -185,4 +186,69 @@ fn a_setting_that_does_not_parse_is_refused_by_name() {
             "{variable}: {said}"
         );
     }
+}
+
+#[tokio::test]
+async fn at_info_a_slow_call_is_logged_with_what_identifies_its_command() {
+    let base = std::env::temp_dir().join(format!("angzarr-player-slow-{}", std::process::id()));
+    let socket = base.join("business-player.sock");
+    let _ = std::fs::remove_dir_all(&base);
+    let mut child = Command::new(player_binary())
+        .env("TRANSPORT_TYPE", "uds")
+        .env("UDS_BASE_PATH", &base)
+        .env_remove("SERVICE_NAME")
+        .env_remove("DOMAIN")
+        .env_remove("RUST_LOG")
+        .env_remove("ANGZARR_LOG_FORMAT")
+        .env("SHUTDOWN_DRAIN", "0")
+        // Every call is slower than nothing.
+        .env("SLOW_CALL", "0ms")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the player server");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no socket at {}",
+            socket.display()
+        );
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            panic!("the server exited early: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut request = register();
+    let root = uuid::Uuid::from_u128(0x5101);
+    if let Some(book) = request.command.as_mut() {
+        book.cover = Some(Cover::new("player", root).with_correlation_id("slow-one"));
+    }
+    CommandHandlerServiceClient::new(unix_channel(socket.clone()).await)
+        .handle(request)
+        .await
+        .expect("the registration is decided");
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(sent.success());
+    let output = child.wait_with_output().expect("the server stops");
+    assert!(output.status.success(), "exit status {}", output.status);
+    let said = String::from_utf8_lossy(&output.stderr);
+    let line = said
+        .lines()
+        .find(|line| line.contains("command slow"))
+        .unwrap_or_else(|| panic!("no slow call logged in:\n{said}"));
+    assert!(line.contains(" WARN "), "{line}");
+    for field in [
+        "domain=\"player\"".to_owned(),
+        format!("root=\"{}\"", root.simple()),
+        "correlation_id=\"slow-one\"".to_owned(),
+        "command=\"examples.RegisterPlayer\"".to_owned(),
+        "threshold=0ns".to_owned(),
+    ] {
+        assert!(line.contains(&field), "{field} missing in {line}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
 }

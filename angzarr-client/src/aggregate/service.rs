@@ -11,8 +11,8 @@ use angzarr_proto::{
 use tonic::{Request, Response, Status};
 
 use super::{runtime, Aggregate, AggregateServer};
-use crate::observe::{clip, root_hex};
-use crate::unwind::{guarded, guarded_now};
+use crate::observe::{call_span, clip, root_hex, CallSpan};
+use crate::unwind::{guarded, guarded_now, CallLog};
 
 /// Serves an [`Aggregate`] as `angzarr.CommandHandlerService`: `Handle`
 /// decides commands, `HandleFact` records facts unchanged, `Replay` folds
@@ -56,25 +56,46 @@ impl<A: Aggregate> AggregateService<A> {
     /// for aggregates whose handlers never await.
     pub(crate) fn handle_now(&self, request: &[u8]) -> Result<BusinessResponse, Status> {
         let received = runtime::Received::read(request).map_err(Status::from)?;
-        let span = handle_span(&*self.aggregate, received.command());
-        guarded_now(&span, "command", || received.handle_now(&*self.aggregate))
+        let aggregate = &*self.aggregate;
+        let log = handle_log(aggregate, received.command(), request);
+        guarded_now(log, "command", || received.handle_now(aggregate))
     }
 
     /// `Handle` on the request's bytes, read in place.
     pub(crate) async fn handle_encoded(&self, request: &[u8]) -> Result<BusinessResponse, Status> {
         let received = runtime::Received::read(request).map_err(Status::from)?;
-        let span = handle_span(&*self.aggregate, received.command());
+        let aggregate = &*self.aggregate;
+        let log = handle_log(aggregate, received.command(), request);
         // The decision's future is large (history view, state, answer);
         // boxed once here, the layers above move a pointer, not kilobytes.
-        let decision = Box::pin(received.handle(&*self.aggregate));
-        guarded(span, "command", decision).await
+        let decision = Box::pin(received.handle(aggregate));
+        guarded(log, "command", decision).await
     }
 }
 
-/// The span of one `Handle` call; its fields cost nothing when it is off.
-fn handle_span<A: Aggregate>(aggregate: &A, book: Option<&CommandBook>) -> tracing::Span {
+/// The log of a `Handle` call read in place from `request`: the request
+/// is read again to name the call, as the view moves into the decision.
+fn handle_log<'a, A: Aggregate>(
+    aggregate: &'a A,
+    book: Option<&CommandBook>,
+    request: &'a [u8],
+) -> CallLog<impl FnOnce() -> tracing::Span + 'a> {
+    CallLog::new(handle_span(CallSpan::Detail, aggregate, book), move || {
+        let received = runtime::Received::read(request).ok();
+        let book = received.as_ref().and_then(runtime::Received::command);
+        handle_span(CallSpan::Identify, aggregate, book)
+    })
+}
+
+/// A span of one `Handle` call; its fields cost nothing when it is off.
+fn handle_span<A: Aggregate>(
+    which: CallSpan,
+    aggregate: &A,
+    book: Option<&CommandBook>,
+) -> tracing::Span {
     let cover = book.and_then(|book| book.cover.as_ref());
-    tracing::info_span!(
+    call_span!(
+        which,
         "handle",
         domain = aggregate.domain(),
         root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
@@ -104,13 +125,16 @@ impl<A: Aggregate> CommandHandlerService for AggregateService<A> {
     ) -> Result<Response<BusinessResponse>, Status> {
         let aggregate = &*self.aggregate;
         let command = request.get_ref();
-        let span = handle_span(aggregate, command.command.as_ref());
+        let book = command.command.as_ref();
+        let log = CallLog::new(handle_span(CallSpan::Detail, aggregate, book), || {
+            handle_span(CallSpan::Identify, aggregate, book)
+        });
         let decision = runtime::handle_command(aggregate, command);
         if aggregate.synchronous() {
-            return guarded_now(&span, "command", || runtime::at_once(aggregate, decision))
+            return guarded_now(log, "command", || runtime::at_once(aggregate, decision))
                 .map(Response::new);
         }
-        guarded(span, "command", decision).await.map(Response::new)
+        guarded(log, "command", decision).await.map(Response::new)
     }
 
     async fn handle_fact(
@@ -125,8 +149,9 @@ impl<A: Aggregate> CommandHandlerService for AggregateService<A> {
         request: Request<ReplayRequest>,
     ) -> Result<Response<ReplayResponse>, Status> {
         let aggregate = &*self.aggregate;
-        let span = tracing::info_span!("replay", domain = aggregate.domain());
-        guarded(span, "replay", async {
+        let span = |which| call_span!(which, "replay", domain = aggregate.domain());
+        let log = CallLog::new(span(CallSpan::Detail), || span(CallSpan::Identify));
+        guarded(log, "replay", async {
             runtime::replay(aggregate, request.get_ref())
         })
         .await

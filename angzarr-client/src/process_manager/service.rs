@@ -12,8 +12,8 @@ use angzarr_proto::{
 use tonic::{Request, Response, Status};
 
 use super::{runtime, ProcessManager};
-use crate::observe::{clip, root_hex};
-use crate::unwind::guarded;
+use crate::observe::{call_span, clip, root_hex, CallSpan};
+use crate::unwind::{guarded, CallLog};
 
 /// Serves a [`ProcessManager`] as `angzarr.ProcessManagerService`: `Prepare`
 /// names destinations, `Handle` reacts.
@@ -50,9 +50,15 @@ impl<P: ProcessManager> ProcessManagerService<P> {
         ProcessManagerServiceServer::new(self)
     }
 
-    fn span(&self, call: &'static str, trigger: Option<&EventBook>) -> tracing::Span {
+    fn span(
+        &self,
+        which: CallSpan,
+        call: &'static str,
+        trigger: Option<&EventBook>,
+    ) -> tracing::Span {
         let cover = trigger.and_then(|book| book.cover.as_ref());
-        tracing::info_span!(
+        call_span!(
+            which,
             "process_manager",
             process_manager = self.pm.name(),
             call,
@@ -79,8 +85,11 @@ impl<P: ProcessManager> ProcessManagerRpc for ProcessManagerService<P> {
         request: Request<ProcessManagerPrepareRequest>,
     ) -> Result<Response<ProcessManagerPrepareResponse>, Status> {
         let request = request.get_ref();
-        let span = self.span("prepare", request.trigger.as_ref());
-        guarded(span, "trigger", async {
+        let trigger = request.trigger.as_ref();
+        let log = CallLog::new(self.span(CallSpan::Detail, "prepare", trigger), || {
+            self.span(CallSpan::Identify, "prepare", trigger)
+        });
+        guarded(log, "trigger", async {
             runtime::prepare(&*self.pm, request)
         })
         .await
@@ -92,8 +101,11 @@ impl<P: ProcessManager> ProcessManagerRpc for ProcessManagerService<P> {
         request: Request<ProcessManagerHandleRequest>,
     ) -> Result<Response<ProcessManagerHandleResponse>, Status> {
         let request = request.get_ref();
-        let span = self.span("handle", request.trigger.as_ref());
-        guarded(span, "trigger", runtime::handle(&*self.pm, request))
+        let trigger = request.trigger.as_ref();
+        let log = CallLog::new(self.span(CallSpan::Detail, "handle", trigger), || {
+            self.span(CallSpan::Identify, "handle", trigger)
+        });
+        guarded(log, "trigger", runtime::handle(&*self.pm, request))
             .await
             .map(Response::new)
     }

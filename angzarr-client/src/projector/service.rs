@@ -9,8 +9,8 @@ use angzarr_proto::{EventBook, Projection};
 use tonic::{Request, Response, Status};
 
 use super::{runtime, Projector};
-use crate::observe::{clip, root_hex};
-use crate::unwind::guarded;
+use crate::observe::{call_span, clip, root_hex, CallSpan};
+use crate::unwind::{guarded, CallLog};
 
 /// Serves a [`Projector`] as `angzarr.ProjectorService`: `Handle` projects,
 /// `HandleSpeculative` runs the same handlers with
@@ -51,17 +51,21 @@ impl<P: Projector> ProjectorService<P> {
 
     async fn project(&self, book: &EventBook, speculative: bool) -> Result<Projection, Status> {
         let cover = book.cover.as_ref();
-        let span = tracing::info_span!(
-            "projector",
-            projector = self.projector.name(),
-            speculative,
-            domain = &*clip(cover.map_or("", |cover| cover.domain.as_str())),
-            root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
-            correlation_id = &*clip(cover.map_or("", |cover| cover.correlation_id.as_str())),
-            pages = book.pages.len(),
-        );
+        let span = |which| {
+            call_span!(
+                which,
+                "projector",
+                projector = self.projector.name(),
+                speculative,
+                domain = &*clip(cover.map_or("", |cover| cover.domain.as_str())),
+                root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
+                correlation_id = &*clip(cover.map_or("", |cover| cover.correlation_id.as_str())),
+                pages = book.pages.len(),
+            )
+        };
+        let log = CallLog::new(span(CallSpan::Detail), || span(CallSpan::Identify));
         guarded(
-            span,
+            log,
             "book",
             runtime::handle(&*self.projector, book, speculative),
         )

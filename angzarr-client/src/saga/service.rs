@@ -7,8 +7,8 @@ use angzarr_proto::{SagaHandleRequest, SagaResponse};
 use tonic::{Request, Response, Status};
 
 use super::{runtime, Saga};
-use crate::observe::{clip, root_hex};
-use crate::unwind::guarded;
+use crate::observe::{call_span, clip, root_hex, CallSpan};
+use crate::unwind::{guarded, CallLog};
 
 /// Serves a [`Saga`] as `angzarr.SagaService`.
 ///
@@ -63,15 +63,19 @@ impl<S: Saga> SagaRpc for SagaService<S> {
         let request = request.get_ref();
         let source = request.source.as_ref();
         let cover = source.and_then(|book| book.cover.as_ref());
-        let span = tracing::info_span!(
-            "saga",
-            saga = self.saga.name(),
-            domain = &*clip(cover.map_or("", |cover| cover.domain.as_str())),
-            root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
-            correlation_id = &*clip(cover.map_or("", |cover| cover.correlation_id.as_str())),
-            pages = source.map_or(0, |book| book.pages.len()),
-        );
-        guarded(span, "event", runtime::handle(&*self.saga, request))
+        let span = |which| {
+            call_span!(
+                which,
+                "saga",
+                saga = self.saga.name(),
+                domain = &*clip(cover.map_or("", |cover| cover.domain.as_str())),
+                root = root_hex(cover.and_then(|cover| cover.root.as_ref())),
+                correlation_id = &*clip(cover.map_or("", |cover| cover.correlation_id.as_str())),
+                pages = source.map_or(0, |book| book.pages.len()),
+            )
+        };
+        let log = CallLog::new(span(CallSpan::Detail), || span(CallSpan::Identify));
+        guarded(log, "event", runtime::handle(&*self.saga, request))
             .await
             .map(Response::new)
     }

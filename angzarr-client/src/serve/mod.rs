@@ -77,6 +77,19 @@ pub const MAX_MESSAGE_SIZE_ENV: &str = "MAX_MESSAGE_SIZE";
 /// answers (`30s`, ...); unset, calls have none beyond the caller's own.
 pub const CALL_TIMEOUT_ENV: &str = "CALL_TIMEOUT";
 
+/// The environment variable that sets how long a call may take before it
+/// is logged as slow (`1s`, `250ms`, ...).
+pub const SLOW_CALL_ENV: &str = "SLOW_CALL";
+
+/// How much a caller may send on one connection before the server reads it.
+const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
+
+/// How much a caller may send on one call before the server reads it.
+const HTTP2_STREAM_WINDOW: u32 = 4 << 20;
+
+/// The largest HTTP/2 frame a caller may send.
+const HTTP2_MAX_FRAME_SIZE: u32 = 1 << 20;
+
 /// The fully qualified name of the service aggregates serve; health reports it.
 pub const COMMAND_HANDLER_SERVICE: &str = "angzarr.CommandHandlerService";
 
@@ -135,6 +148,7 @@ pub struct Server<L = Identity> {
     descriptor_sets: Vec<&'static [u8]>,
     max_message_size: Option<usize>,
     call_timeout: Option<Duration>,
+    slow_call: Option<Duration>,
     concurrency_limit: Option<usize>,
     shutdown: Option<ShutdownSignal>,
     grace: Duration,
@@ -161,6 +175,7 @@ impl Server {
             descriptor_sets: Vec::new(),
             max_message_size: None,
             call_timeout: None,
+            slow_call: None,
             concurrency_limit: None,
             shutdown: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
@@ -394,6 +409,18 @@ impl<L> Server<L> {
         self
     }
 
+    /// How long a call may take before it is logged at WARN as slow, with
+    /// what identifies it (domain, root, command or book, correlation id).
+    /// Without it, the environment's `SLOW_CALL`, else
+    /// [`DEFAULT_SLOW_CALL`](crate::DEFAULT_SLOW_CALL) (1 s). A call that is
+    /// neither slow nor refused writes no line unless DEBUG is on, and costs
+    /// nothing for its logging. The threshold is the process's: the last
+    /// server bound sets it for every component in the process.
+    pub fn slow_call(mut self, threshold: Duration) -> Self {
+        self.slow_call = Some(threshold);
+        self
+    }
+
     /// At most this many calls in flight per connection.
     pub fn concurrency_limit(mut self, calls: usize) -> Self {
         self.concurrency_limit = Some(calls);
@@ -498,6 +525,7 @@ impl<L> Server<L> {
             descriptor_sets: self.descriptor_sets,
             max_message_size: self.max_message_size,
             call_timeout: self.call_timeout,
+            slow_call: self.slow_call,
             concurrency_limit: self.concurrency_limit,
             shutdown: self.shutdown,
             grace: self.grace,
@@ -557,6 +585,12 @@ impl<L> Server<L> {
             None => settings::from_env(CALL_TIMEOUT_ENV, &lookup, settings::parse_duration)
                 .map_err(environment)?,
         };
+        let slow_call = match self.slow_call {
+            Some(threshold) => threshold,
+            None => settings::from_env(SLOW_CALL_ENV, &lookup, settings::parse_duration)
+                .map_err(environment)?
+                .unwrap_or(crate::observe::DEFAULT_SLOW_CALL),
+        };
         let drain = match self.drain {
             Some(drain) => drain,
             None => settings::from_env(SHUTDOWN_DRAIN_ENV, &lookup, settings::parse_duration)
@@ -597,6 +631,7 @@ impl<L> Server<L> {
                 .await?,
             );
         }
+        crate::observe::set_slow_call(slow_call);
         let (shutdown, signals) = match shutdown {
             Some(shutdown) => (shutdown, false),
             None => (Box::pin(shutdown_signal()) as ShutdownSignal, true),
@@ -912,6 +947,15 @@ impl BoundListener {
         };
 
         let mut transport = tonic::transport::Server::builder();
+        // HTTP/2 flow control sized for histories: with hyper's 1 MiB
+        // connection window, 16 calls of 92 KB in flight on one connection
+        // wait for window updates; with 16 KiB frames a history arrives in
+        // dozens of frames. Windows are promises, not allocations: memory
+        // follows what callers send, bounded by the message size limit.
+        transport = transport
+            .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
+            .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+            .max_frame_size(HTTP2_MAX_FRAME_SIZE);
         #[cfg(feature = "tls")]
         if let Some(tls) = tls {
             transport = transport.tls_config(tls)?;

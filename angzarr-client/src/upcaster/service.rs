@@ -9,8 +9,8 @@ use angzarr_proto::{UpcastRequest, UpcastResponse};
 use tonic::{Request, Response, Status};
 
 use super::{runtime, Upcaster};
-use crate::observe::clip;
-use crate::unwind::guarded;
+use crate::observe::{call_span, clip, CallSpan};
+use crate::unwind::{guarded, CallLog};
 
 /// Serves an [`Upcaster`] as `angzarr.UpcasterService`.
 ///
@@ -62,13 +62,23 @@ impl<U: Upcaster> UpcasterRpc for UpcasterService<U> {
         request: Request<UpcastRequest>,
     ) -> Result<Response<UpcastResponse>, Status> {
         let request = request.into_inner();
-        let span = tracing::info_span!(
-            "upcast",
-            upcaster = self.upcaster.name(),
-            domain = &*clip(&request.domain),
-            pages = request.events.len(),
-        );
-        guarded(span, "history", async {
+        let pages = request.events.len();
+        let span = |which, domain: &str| {
+            call_span!(
+                which,
+                "upcast",
+                upcaster = self.upcaster.name(),
+                domain = &*clip(domain),
+                pages,
+            )
+        };
+        // The request moves into the upcast. A request for another domain
+        // is answered unchanged at once, never refused, so a line about the
+        // call names the upcaster's own domain.
+        let log = CallLog::new(span(CallSpan::Detail, &request.domain), || {
+            span(CallSpan::Identify, self.upcaster.domain())
+        });
+        guarded(log, "history", async {
             runtime::upcast(&*self.upcaster, request)
         })
         .await
