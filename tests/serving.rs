@@ -760,3 +760,155 @@ async fn tls_serves_with_the_given_certificate() {
     let _ = stop.send(());
     finished.await.unwrap().unwrap();
 }
+
+/// A request body of raw bytes: what a caller that frames its own
+/// messages (or frames them wrongly) sends.
+struct RawBody(Option<bytes::Bytes>);
+
+impl http_body::Body for RawBody {
+    type Data = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, tonic::Status>>> {
+        std::task::Poll::Ready(self.0.take().map(|bytes| Ok(http_body::Frame::data(bytes))))
+    }
+}
+
+/// What a server answers to `Handle` with `body` as the request's bytes and
+/// `headers` beside the usual ones: the status code and message (from the
+/// headers or the trailers) and the answer's message bytes, if any.
+async fn raw_handle(
+    channel: &Channel,
+    body: Vec<u8>,
+    headers: &[(&'static str, &'static str)],
+) -> (String, String, Vec<u8>) {
+    use http_body::Body as _;
+    use tower::ServiceExt;
+    let mut request = tonic::codegen::http::Request::builder()
+        .method("POST")
+        .uri("http://localhost/angzarr.CommandHandlerService/Handle")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(tonic::body::Body::new(RawBody(Some(body.into()))))
+        .unwrap();
+    let response = channel.clone().oneshot(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let mut body = std::pin::pin!(body);
+    let (mut data, mut trailers) = (Vec::new(), parts.headers.clone());
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let frame = frame.unwrap();
+        if let Some(bytes) = frame.data_ref() {
+            data.extend_from_slice(bytes);
+        }
+        if let Ok(more) = frame.into_trailers() {
+            trailers.extend(more);
+        }
+    }
+    let text = |name: &str| {
+        trailers
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (text("grpc-status"), text("grpc-message"), data)
+}
+
+fn framed(flag: u8, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![flag];
+    out.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+/// `Handle` is answered by this crate's own unary path; tonic's generated
+/// server, over the same aggregate, is the independent statement of what a
+/// gRPC server answers to each request, bad ones included.
+#[tokio::test]
+async fn handle_answers_as_tonics_generated_server_does_on_every_framing() {
+    use angzarr_client::proto::command_handler_service_server::CommandHandlerServiceServer;
+    use angzarr_client::AggregateService;
+    let limit = 1024;
+    let ours = start(Server::new().aggregate(Player).max_message_size(limit)).await;
+    let generated = CommandHandlerServiceServer::new(AggregateService::new(Player))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let tonic_server = start(Server::new().service(generated)).await;
+
+    let good = prost::Message::encode_to_vec(&contextual("player", vec![], register()));
+    let refused =
+        prost::Message::encode_to_vec(&contextual("player", vec![], Any::pack(&SitOut::default())));
+    let oversized = prost::Message::encode_to_vec(&contextual(
+        "player",
+        vec![],
+        Any::pack(&RegisterPlayer {
+            display_name: "x".repeat(2 * limit),
+            ..Default::default()
+        }),
+    ));
+    type Headers = &'static [(&'static str, &'static str)];
+    let cases: Vec<(&str, Vec<u8>, Headers)> = vec![
+        ("a good request", framed(0, &good), &[]),
+        ("a refused command", framed(0, &refused), &[]),
+        ("a request over the limit", framed(0, &oversized), &[]),
+        ("no message", Vec::new(), &[]),
+        ("a cut prefix", framed(0, &good)[..3].to_vec(), &[]),
+        ("a cut message", framed(0, &good)[..20].to_vec(), &[]),
+        ("a compressed flag", framed(1, &good), &[]),
+        ("an unknown flag", framed(7, &good), &[]),
+        ("gzip", framed(0, &good), &[("grpc-encoding", "gzip")]),
+        (
+            "identity",
+            framed(0, &good),
+            &[("grpc-encoding", "identity")],
+        ),
+    ];
+    for (case, body, headers) in cases {
+        let (code, message, answer) = raw_handle(&ours.channel, body.clone(), headers).await;
+        let (their_code, their_message, their_answer) =
+            raw_handle(&tonic_server.channel, body, headers).await;
+        assert_eq!((&code, &message), (&their_code, &their_message), "{case}");
+        // Answers differ only in when the events were made: compare what
+        // they decided.
+        let decided = |answer: &[u8]| {
+            if answer.is_empty() {
+                return Vec::new();
+            }
+            let response: angzarr_client::proto::BusinessResponse =
+                prost::Message::decode(&answer[5..]).unwrap();
+            let Some(angzarr_client::proto::business_response::Result::Events(book)) =
+                response.result
+            else {
+                panic!("{case}: events expected");
+            };
+            book.pages
+                .iter()
+                .map(|page| (page.sequence(), page.event().unwrap().type_url.clone()))
+                .collect()
+        };
+        assert_eq!(decided(&answer), decided(&their_answer), "{case}");
+        if case == "a good request" || case == "identity" {
+            assert_eq!(code, "0", "{case}: {message}");
+            assert_eq!(decided(&answer).len(), 1, "{case}");
+        } else {
+            assert_ne!(code, "0", "{case}");
+        }
+    }
+    // One deliberate difference: bytes that are no request are the
+    // caller's fault, INVALID_ARGUMENT naming the message expected, where
+    // tonic's codec answers INTERNAL.
+    let not_a_request = framed(0, &[0xff; 4]);
+    let (code, message, _) = raw_handle(&ours.channel, not_a_request.clone(), &[]).await;
+    assert_eq!(code, "3", "{message}");
+    assert!(message.contains("angzarr.ContextualCommand"), "{message}");
+    let (code, _, _) = raw_handle(&tonic_server.channel, not_a_request, &[]).await;
+    assert_eq!(code, "13");
+    let _ = ours.stop.send(());
+    let _ = tonic_server.stop.send(());
+}

@@ -16,7 +16,7 @@ use crate::{ComponentError, MessageName, RejectionRoute};
 mod context;
 mod router;
 pub mod runtime;
-mod server;
+pub(crate) mod server;
 mod service;
 pub(crate) mod testing;
 

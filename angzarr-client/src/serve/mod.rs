@@ -22,15 +22,18 @@
 //! 3. then the listeners stop accepting, in-flight calls finish within the
 //!    [grace period](Server::shutdown_grace), and socket files are removed.
 
+mod dispatch;
 mod error;
 mod listen;
 mod listener;
 mod signal;
 mod traced;
+pub(crate) mod unary;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
@@ -39,7 +42,7 @@ use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::codegen::Bytes;
 use tonic::server::NamedService;
-use tonic::service::{Routes, RoutesBuilder};
+use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 use tower::util::BoxCloneService;
@@ -51,8 +54,10 @@ pub use error::ServeError;
 pub use listen::{ListenAddress, DEFAULT_PORT, DEFAULT_SERVICE_NAME, DEFAULT_UDS_BASE_PATH};
 pub use signal::shutdown_signal;
 
+use dispatch::{Dispatch, Routing};
 use listener::Listener;
 
+use crate::aggregate::server::{AggregateServer, HANDLE_PATH};
 use crate::settings;
 use crate::{
     Aggregate, AggregateService, ComponentKind, ProcessManager, ProcessManagerService, Projector,
@@ -94,7 +99,7 @@ const HTTP2_MAX_FRAME_SIZE: u32 = 1 << 20;
 pub const COMMAND_HANDLER_SERVICE: &str = "angzarr.CommandHandlerService";
 
 type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
-type AddService = Box<dyn FnOnce(&mut RoutesBuilder, Option<usize>) + Send>;
+type AddService = Box<dyn FnOnce(&mut Routing, Option<usize>) + Send>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type ServedService = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -191,14 +196,19 @@ impl Server {
 /// Adds a generated tonic server, with the message size limit applied.
 macro_rules! add_sized {
     ($server:expr) => {
-        Box::new(move |routes: &mut RoutesBuilder, limit: Option<usize>| {
+        add_sized!($server, |_, _| ())
+    };
+    // `then` also gets the sized server, e.g. to reach a method directly.
+    ($server:expr, $then:expr) => {
+        Box::new(move |routing: &mut Routing, limit: Option<usize>| {
             let mut server = $server;
             if let Some(bytes) = limit {
                 server = server
                     .max_decoding_message_size(bytes)
                     .max_encoding_message_size(bytes);
             }
-            routes.add_service(server);
+            ($then)(&mut *routing, &server);
+            routing.routes.add_service(server);
         })
     };
 }
@@ -239,7 +249,13 @@ impl<L> Server<L> {
             label,
             names,
             qualifier,
-            add_sized!(service.into_server()),
+            add_sized!(
+                service.into_server(),
+                |routing: &mut Routing, server: &AggregateServer<A>| {
+                    let server = server.clone();
+                    routing.direct(HANDLE_PATH, Arc::new(move |call| server.handle(call)));
+                }
+            ),
         )
     }
 
@@ -348,8 +364,8 @@ impl<L> Server<L> {
             qualifier: String::new(),
             service: S::NAME,
             health: None,
-            add: Box::new(move |routes: &mut RoutesBuilder, _| {
-                routes.add_service(traced::Traced::new(service));
+            add: Box::new(move |routing: &mut Routing, _| {
+                routing.routes.add_service(traced::Traced::new(service));
             }),
         });
         self
@@ -714,10 +730,10 @@ pub struct BoundServer {
     readiness: Vec<ReadinessCheck>,
 }
 
-/// What a listener serves: the routes themselves, or behind the layers the
-/// user added (boxed, as their type varies).
+/// What a listener serves: its dispatch, or the routes behind the layers
+/// the user added (boxed, as their type varies).
 enum Served {
-    Routes(Routes),
+    Dispatch(Dispatch),
     Layered(ServedService),
 }
 
@@ -924,23 +940,23 @@ impl BoundListener {
             .build_v1()
             .map_err(|error| ServeError::Reflection(error.to_string()))?;
 
-        let mut routes = RoutesBuilder::default();
-        routes.add_service(health_service);
-        routes.add_service(reflection);
+        let mut routing = Routing::default();
+        routing.routes.add_service(health_service);
+        routing.routes.add_service(reflection);
         let mut components = Vec::with_capacity(registrations.len());
         for registration in registrations {
             components.push(registration.label);
-            (registration.add)(&mut routes, Some(limit));
+            (registration.add)(&mut routing, Some(limit));
         }
-        let routes = routes.routes().prepare();
-        // Without layers, the routes are served as they are: no boxed
-        // future and no second body wrapper per call.
+        // Without layers, calls are dispatched as they are: no boxed future
+        // and no second body wrapper per call, and the hot methods skip the
+        // router. Layers are written against the routes.
         let service = if std::any::TypeId::of::<L>() == std::any::TypeId::of::<Identity>() {
-            Served::Routes(routes)
+            Served::Dispatch(routing.into_dispatch())
         } else {
             Served::Layered(BoxCloneService::new(
                 layer
-                    .layer(routes)
+                    .layer(routing.into_routes())
                     .map_response(|response: Response<ResBody>| response.map(Body::new))
                     .map_err(Into::into),
             ))
@@ -1024,9 +1040,9 @@ impl Served {
             + 'static,
     {
         match self {
-            Served::Routes(routes) => {
+            Served::Dispatch(dispatch) => {
                 transport
-                    .serve_with_incoming_shutdown(routes, incoming, stopped)
+                    .serve_with_incoming_shutdown(dispatch, incoming, stopped)
                     .await
             }
             Served::Layered(layered) => {
