@@ -785,11 +785,28 @@ async fn raw_handle(
     body: Vec<u8>,
     headers: &[(&'static str, &'static str)],
 ) -> (String, String, Vec<u8>) {
+    raw_call(
+        channel,
+        "/angzarr.CommandHandlerService/Handle",
+        body,
+        headers,
+    )
+    .await
+}
+
+/// What a server answers to a call of `path` with `body` as the request's
+/// bytes.
+async fn raw_call(
+    channel: &Channel,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&'static str, &'static str)],
+) -> (String, String, Vec<u8>) {
     use http_body::Body as _;
     use tower::ServiceExt;
     let mut request = tonic::codegen::http::Request::builder()
         .method("POST")
-        .uri("http://localhost/angzarr.CommandHandlerService/Handle")
+        .uri(format!("http://localhost{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
     for (name, value) in headers {
@@ -911,4 +928,70 @@ async fn handle_answers_as_tonics_generated_server_does_on_every_framing() {
     assert_eq!(code, "13");
     let _ = ours.stop.send(());
     let _ = tonic_server.stop.send(());
+}
+
+/// Every kind's `Handle` is answered on the same path as the aggregate's:
+/// bytes that are not its request are refused naming the message expected,
+/// and a well-framed request is answered.
+#[tokio::test]
+async fn every_kind_names_the_request_it_could_not_decode() {
+    use examples::buy_in::BuyIn;
+    use examples::feed::PokerEvents;
+    use examples::sagas::TablePlayerSaga;
+    let running = start(
+        Server::new()
+            .aggregate(Player)
+            .projector(PokerEvents)
+            .process_manager(BuyIn),
+    )
+    .await;
+    let saga = start(Server::new().saga(TablePlayerSaga)).await;
+    let table = prost::Message::encode_to_vec(&EventBook {
+        cover: Some(Cover::new("table", uuid::Uuid::from_u128(3))),
+        ..Default::default()
+    });
+    for (channel, path, request, good) in [
+        (
+            &running.channel,
+            "/angzarr.CommandHandlerService/Handle",
+            "ContextualCommand",
+            prost::Message::encode_to_vec(&contextual("player", vec![], register())),
+        ),
+        (
+            &saga.channel,
+            "/angzarr.SagaService/Handle",
+            "SagaHandleRequest",
+            prost::Message::encode_to_vec(&angzarr_client::proto::SagaHandleRequest {
+                source: Some(prost::Message::decode(table.as_slice()).unwrap()),
+                ..Default::default()
+            }),
+        ),
+        (
+            &running.channel,
+            "/angzarr.ProcessManagerService/Handle",
+            "ProcessManagerHandleRequest",
+            prost::Message::encode_to_vec(&angzarr_client::proto::ProcessManagerHandleRequest {
+                trigger: Some(prost::Message::decode(table.as_slice()).unwrap()),
+                ..Default::default()
+            }),
+        ),
+        (
+            &running.channel,
+            "/angzarr.ProjectorService/Handle",
+            "EventBook",
+            table.clone(),
+        ),
+    ] {
+        let (code, message, _) = raw_call(channel, path, framed(0, &[0xff; 4]), &[]).await;
+        assert_eq!(code, "3", "{path}: {message}");
+        assert!(
+            message.contains(&format!("does%20not%20decode%20as%20angzarr.{request}")),
+            "{path}: {message}"
+        );
+        let (code, message, answer) = raw_call(channel, path, framed(0, &good), &[]).await;
+        assert_eq!(code, "0", "{path}: {message}");
+        assert!(answer.len() >= 5, "{path}: an answer");
+    }
+    let _ = running.stop.send(());
+    let _ = saga.stop.send(());
 }

@@ -100,13 +100,22 @@ impl<P: ProcessManager> ProcessManagerRpc for ProcessManagerService<P> {
         &self,
         request: Request<ProcessManagerHandleRequest>,
     ) -> Result<Response<ProcessManagerHandleResponse>, Status> {
-        let request = request.get_ref();
+        self.handle_request(request.get_ref())
+            .await
+            .map(Response::new)
+    }
+}
+
+impl<P: ProcessManager> ProcessManagerService<P> {
+    /// `Handle`, on a decoded request.
+    pub(crate) async fn handle_request(
+        &self,
+        request: &ProcessManagerHandleRequest,
+    ) -> Result<ProcessManagerHandleResponse, Status> {
         let trigger = request.trigger.as_ref();
         let log = CallLog::new(self.span(CallSpan::Detail, "handle", trigger), || {
             self.span(CallSpan::Identify, "handle", trigger)
         });
-        guarded(log, "trigger", runtime::handle(&*self.pm, request))
-            .await
-            .map(Response::new)
+        guarded(log, "trigger", runtime::handle(&*self.pm, request)).await
     }
 }

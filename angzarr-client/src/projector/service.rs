@@ -49,7 +49,11 @@ impl<P: Projector> ProjectorService<P> {
         ProjectorServiceServer::new(self)
     }
 
-    async fn project(&self, book: &EventBook, speculative: bool) -> Result<Projection, Status> {
+    pub(crate) async fn project(
+        &self,
+        book: &EventBook,
+        speculative: bool,
+    ) -> Result<Projection, Status> {
         let cover = book.cover.as_ref();
         let span = |which| {
             call_span!(

@@ -54,13 +54,12 @@ impl<S> Clone for SagaService<S> {
     }
 }
 
-#[tonic::async_trait]
-impl<S: Saga> SagaRpc for SagaService<S> {
-    async fn handle(
+impl<S: Saga> SagaService<S> {
+    /// `Handle`, on a decoded request.
+    pub(crate) async fn handle_request(
         &self,
-        request: Request<SagaHandleRequest>,
-    ) -> Result<Response<SagaResponse>, Status> {
-        let request = request.get_ref();
+        request: &SagaHandleRequest,
+    ) -> Result<SagaResponse, Status> {
         let source = request.source.as_ref();
         let cover = source.and_then(|book| book.cover.as_ref());
         let span = |which| {
@@ -75,7 +74,17 @@ impl<S: Saga> SagaRpc for SagaService<S> {
             )
         };
         let log = CallLog::new(span(CallSpan::Detail), || span(CallSpan::Identify));
-        guarded(log, "event", runtime::handle(&*self.saga, request))
+        guarded(log, "event", runtime::handle(&*self.saga, request)).await
+    }
+}
+
+#[tonic::async_trait]
+impl<S: Saga> SagaRpc for SagaService<S> {
+    async fn handle(
+        &self,
+        request: Request<SagaHandleRequest>,
+    ) -> Result<Response<SagaResponse>, Status> {
+        self.handle_request(request.get_ref())
             .await
             .map(Response::new)
     }

@@ -14,7 +14,10 @@ use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::codegen::BoxFuture;
 use tonic::service::{Routes, RoutesBuilder};
+use tonic::Status;
 use tower_service::Service;
+
+use super::unary;
 
 /// A handler reached by its full path, e.g. `/angzarr.CommandHandlerService/Handle`.
 pub(crate) type Direct =
@@ -35,6 +38,28 @@ impl Routing {
         if !self.direct.iter().any(|(known, _)| *known == path) {
             self.direct.push((path, handler));
         }
+    }
+
+    /// Serves the unary method at `path` with `handle`, on the HTTP/2
+    /// bodies ([`unary::serve`]), `limit` bounding both directions.
+    pub(crate) fn unary<Req, Res, F, Fut>(
+        &mut self,
+        path: &'static str,
+        limit: Option<usize>,
+        handle: F,
+    ) where
+        Req: prost::Message + prost::Name + Default + Send + 'static,
+        Res: prost::Message + 'static,
+        F: Fn(Req) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Result<Res, Status>> + Send + 'static,
+    {
+        self.direct(
+            path,
+            Arc::new(move |call| {
+                let handle = handle.clone();
+                Box::pin(async move { Ok(unary::serve(call, limit, handle).await) })
+            }),
+        );
     }
 
     /// The routes alone, for layers written against them.

@@ -58,6 +58,7 @@ use dispatch::{Dispatch, Routing};
 use listener::Listener;
 
 use crate::aggregate::server::{AggregateServer, HANDLE_PATH};
+use crate::proto::{EventBook, ProcessManagerHandleRequest, SagaHandleRequest};
 use crate::settings;
 use crate::{
     Aggregate, AggregateService, ComponentKind, ProcessManager, ProcessManagerService, Projector,
@@ -94,6 +95,11 @@ const HTTP2_STREAM_WINDOW: u32 = 4 << 20;
 
 /// The largest HTTP/2 frame a caller may send.
 const HTTP2_MAX_FRAME_SIZE: u32 = 1 << 20;
+
+/// The methods a component's server answers itself (see `dispatch`).
+const SAGA_HANDLE_PATH: &str = "/angzarr.SagaService/Handle";
+const PROCESS_MANAGER_HANDLE_PATH: &str = "/angzarr.ProcessManagerService/Handle";
+const PROJECTOR_HANDLE_PATH: &str = "/angzarr.ProjectorService/Handle";
 
 /// The fully qualified name of the service aggregates serve; health reports it.
 pub const COMMAND_HANDLER_SERVICE: &str = "angzarr.CommandHandlerService";
@@ -196,9 +202,21 @@ impl Server {
 /// Adds a generated tonic server, with the message size limit applied.
 macro_rules! add_sized {
     ($server:expr) => {
-        add_sized!($server, |_, _| ())
+        add_sized!($server, |_, _, _| ())
     };
-    // `then` also gets the sized server, e.g. to reach a method directly.
+    // `path` answered on the HTTP/2 bodies by `call`, on a clone of
+    // `service` and the decoded request.
+    ($server:expr, $path:expr, $service:ident, |$each:ident, $request:ident: $type:ty| $call:expr) => {{
+        let direct = $service.clone();
+        add_sized!($server, move |routing: &mut Routing, _, limit| {
+            routing.unary($path, limit, move |$request: $type| {
+                let $each = direct.clone();
+                async move { $call.await }
+            });
+        })
+    }};
+    // `then` also gets the sized server and the limit, to reach a method
+    // directly.
     ($server:expr, $then:expr) => {
         Box::new(move |routing: &mut Routing, limit: Option<usize>| {
             let mut server = $server;
@@ -207,7 +225,7 @@ macro_rules! add_sized {
                     .max_decoding_message_size(bytes)
                     .max_encoding_message_size(bytes);
             }
-            ($then)(&mut *routing, &server);
+            ($then)(&mut *routing, &server, limit);
             routing.routes.add_service(server);
         })
     };
@@ -251,7 +269,7 @@ impl<L> Server<L> {
             qualifier,
             add_sized!(
                 service.into_server(),
-                |routing: &mut Routing, server: &AggregateServer<A>| {
+                |routing: &mut Routing, server: &AggregateServer<A>, _| {
                     let server = server.clone();
                     routing.direct(HANDLE_PATH, Arc::new(move |call| server.handle(call)));
                 }
@@ -270,7 +288,12 @@ impl<L> Server<L> {
             label,
             names,
             qualifier,
-            add_sized!(service.into_server()),
+            add_sized!(
+                service.into_server(),
+                SAGA_HANDLE_PATH,
+                service,
+                |service, request: SagaHandleRequest| service.handle_request(&request)
+            ),
         )
     }
 
@@ -285,7 +308,12 @@ impl<L> Server<L> {
             label,
             names,
             qualifier,
-            add_sized!(service.into_server()),
+            add_sized!(
+                service.into_server(),
+                PROCESS_MANAGER_HANDLE_PATH,
+                service,
+                |service, request: ProcessManagerHandleRequest| service.handle_request(&request)
+            ),
         )
     }
 
@@ -300,7 +328,12 @@ impl<L> Server<L> {
             label,
             names,
             qualifier,
-            add_sized!(service.into_server()),
+            add_sized!(
+                service.into_server(),
+                PROJECTOR_HANDLE_PATH,
+                service,
+                |service, book: EventBook| service.project(&book, false)
+            ),
         )
     }
 

@@ -82,6 +82,43 @@ where
     }
 }
 
+/// Serves one call: the request's message decoded (INVALID_ARGUMENT naming
+/// the message when it does not decode), `handle` asked, and its answer
+/// written; `limit` bounds both directions.
+pub(crate) async fn serve<B, Req, Res, F, Fut>(
+    request: http::Request<B>,
+    limit: Option<usize>,
+    handle: F,
+) -> http::Response<tonic::body::Body>
+where
+    B: Body,
+    B::Error: Into<StdError>,
+    Req: prost::Message + prost::Name + Default,
+    Res: prost::Message,
+    F: FnOnce(Req) -> Fut,
+    Fut: std::future::Future<Output = Result<Res, Status>>,
+{
+    let bytes = match read_message(request, limit).await {
+        Ok(bytes) => bytes,
+        Err(refused) => return refuse(refused),
+    };
+    let request = match Req::decode(bytes) {
+        Ok(request) => request,
+        Err(error) => {
+            return refuse(Status::from(crate::ComponentError::from(
+                crate::ComponentErrorKind::UndecodableRequest {
+                    request: Req::NAME,
+                    reason: error.to_string(),
+                },
+            )))
+        }
+    };
+    match handle(request).await {
+        Ok(answer) => self::answer(&answer, limit),
+        Err(refused) => refuse(refused),
+    }
+}
+
 /// Checks a message's prefix (at the start of `bytes`, at least
 /// [`PREFIX`] long) and answers the length it announces.
 fn message_length(bytes: &[u8], limit: usize) -> Result<usize, Status> {
