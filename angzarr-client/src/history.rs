@@ -78,21 +78,24 @@ pub(crate) fn next_after(book: &angzarr_proto::EventBook) -> u64 {
 
 /// Stamps `events` as pages from `first` on, all created now.
 pub(crate) fn stamp(events: Vec<Any>, first: u64) -> Result<Vec<EventPage>, ComponentError> {
+    // If the last sequence fits, every one before it does: checked once, the
+    // pages are collected at their exact count.
+    if let Some(last) = events.len().checked_sub(1) {
+        sequence_after(first, last)?;
+    }
     let created_at = angzarr_proto::time::now();
-    events
+    Ok(events
         .into_iter()
         .enumerate()
-        .map(|(index, event)| {
-            Ok(EventPage {
-                header: Some(angzarr_proto::PageHeader::at_sequence(sequence_after(
-                    first, index,
-                )?)),
-                created_at: Some(created_at),
-                payload: Some(angzarr_proto::event_page::Payload::Event(event)),
-                ..Default::default()
-            })
+        .map(|(index, event)| EventPage {
+            header: Some(angzarr_proto::PageHeader::at_sequence(reported_sequence(
+                first, index,
+            ))),
+            created_at: Some(created_at),
+            payload: Some(angzarr_proto::event_page::Payload::Event(event)),
+            ..Default::default()
         })
-        .collect()
+        .collect())
 }
 
 /// `first + offset` as a wire sequence, or an error once the `u32` sequence
@@ -131,5 +134,14 @@ mod tests {
         assert_eq!(sequence_after(u64::from(u32::MAX), 0), Ok(u32::MAX));
         assert!(sequence_after(u64::from(u32::MAX), 1).is_err());
         assert_eq!(reported_sequence(1 << 32, 3), u32::MAX);
+
+        // Two events where only one sequence is left: neither is stamped.
+        let two = vec![Any::pack(&NoOp::default()), Any::pack(&NoOp::default())];
+        let error = stamp(two.clone(), u64::from(u32::MAX)).unwrap_err();
+        assert!(error.to_string().contains("4294967296"), "{error}");
+        let pages = stamp(two, u64::from(u32::MAX) - 1).unwrap();
+        let sequences: Vec<_> = pages.iter().map(EventPage::sequence).collect();
+        assert_eq!(sequences, [Some(u32::MAX - 1), Some(u32::MAX)]);
+        assert!(stamp(Vec::new(), 1 << 32).unwrap().is_empty());
     }
 }

@@ -1,7 +1,8 @@
 //! End to end through angzarr-local: client -> coordinator -> player
 //! aggregate -> SQLite, over loopback gRPC. Commands per second and p50/p99
 //! latency with 1 and 32 concurrent clients (each on its own player), the
-//! aggregate in-process and over gRPC.
+//! aggregate in-process (with SQLite's `synchronous` at NORMAL, the
+//! default, and at FULL) and over gRPC.
 //!
 //! Run with `cargo bench -p angzarr-local --bench local`. Every command is
 //! checked to succeed; loops are bounded by a command count.
@@ -9,7 +10,7 @@
 mod support;
 
 use angzarr_client::{ListenAddress, Server};
-use angzarr_local::{LocalCoordinator, SqliteStore};
+use angzarr_local::{LocalCoordinator, SqliteStore, Synchronous};
 use angzarr_proto::SyncMode;
 use examples::player::Player;
 use support::{commands_for, coordinator, run};
@@ -40,6 +41,15 @@ fn main() {
                 "in-process",
                 LocalCoordinator::builder()
                     .store(SqliteStore::open(dir.join("in-process.db")).expect("db"))
+                    .domain_aggregate(Player),
+            ),
+            (
+                "in-process, synchronous=full",
+                LocalCoordinator::builder()
+                    .store(
+                        SqliteStore::open_with(dir.join("in-process-full.db"), Synchronous::Full)
+                            .expect("db"),
+                    )
                     .domain_aggregate(Player),
             ),
             (

@@ -4,7 +4,7 @@
 //! ```yaml
 //! storage:                  # sqlite (path) or memory
 //!   type: sqlite
-//!   sqlite: { path: ./poker.db }
+//!   sqlite: { path: ./poker.db, synchronous: normal }  # or full
 //! transport:                # uds (base_path) or tcp
 //!   type: uds
 //!   uds: { base_path: /tmp/angzarr }
@@ -42,6 +42,7 @@ use angzarr_client::ComponentKind;
 use serde_norway::{Mapping, Value};
 
 use crate::registry::Subscription;
+use crate::store::Synchronous;
 
 /// The default directory of Unix sockets, as the real coordinator's.
 pub const DEFAULT_BASE_PATH: &str = "/tmp/angzarr";
@@ -157,6 +158,9 @@ impl ComponentSpec {
 pub struct Topology {
     /// Where events are stored.
     pub storage: Storage,
+    /// SQLite's `synchronous` setting, when the file names one
+    /// (`storage.sqlite.synchronous` or `storage.synchronous`).
+    pub synchronous: Option<Synchronous>,
     /// How components are reached.
     pub transport: Transport,
     /// Every component, in file order.
@@ -230,7 +234,7 @@ pub fn parse(text: &str) -> Result<Topology, ConfigError> {
         "",
         &["storage", "transport", "messaging", "standalone"],
     );
-    let storage = reader.storage(top.get("storage"))?;
+    let (storage, synchronous) = reader.storage(top.get("storage"))?;
     let transport = reader.transport(top.get("transport"))?;
     if top.get("messaging").is_some() {
         reader.warn(
@@ -266,6 +270,7 @@ pub fn parse(text: &str) -> Result<Topology, ConfigError> {
     }
     Ok(Topology {
         storage,
+        synchronous,
         transport,
         components,
         warnings: reader.warnings,
@@ -325,26 +330,55 @@ impl Reader {
         }
     }
 
-    fn storage(&mut self, value: Option<&Value>) -> Result<Storage, ConfigError> {
+    fn storage(
+        &mut self,
+        value: Option<&Value>,
+    ) -> Result<(Storage, Option<Synchronous>), ConfigError> {
         let Some(value) = value else {
-            return Ok(Storage::Unspecified);
+            return Ok((Storage::Unspecified, None));
         };
         let map = mapping(value, "storage")?;
-        self.known(map, "storage", &["type", "sqlite", "path", "memory"]);
+        self.known(
+            map,
+            "storage",
+            &["type", "sqlite", "path", "memory", "synchronous"],
+        );
         let kind = string_at(map, "type", "storage")?.unwrap_or_else(|| "sqlite".to_owned());
+        let synchronous_at = |map: &Mapping, path: &str| -> Result<_, ConfigError> {
+            string_at(map, "synchronous", path)?
+                .map(|text| {
+                    text.parse::<Synchronous>()
+                        .map_err(|error| invalid(format!("{path}.synchronous: {error}")))
+                })
+                .transpose()
+        };
+        let outer = synchronous_at(map, "storage")?;
         match kind.as_str() {
-            "memory" => Ok(Storage::Memory),
+            "memory" => {
+                if outer.is_some() {
+                    self.warn(
+                        "storage.synchronous",
+                        "ignored: memory storage writes no file",
+                    );
+                }
+                Ok((Storage::Memory, None))
+            }
             "sqlite" => {
-                let nested = match map.get("sqlite") {
+                let (nested, inner) = match map.get("sqlite") {
                     Some(sqlite) => {
                         let sqlite = mapping(sqlite, "storage.sqlite")?;
-                        self.known(sqlite, "storage.sqlite", &["path"]);
-                        string_at(sqlite, "path", "storage.sqlite")?
+                        self.known(sqlite, "storage.sqlite", &["path", "synchronous"]);
+                        (
+                            string_at(sqlite, "path", "storage.sqlite")?,
+                            synchronous_at(sqlite, "storage.sqlite")?,
+                        )
                     }
-                    None => None,
+                    None => (None, None),
                 };
                 let path = nested.or(string_at(map, "path", "storage")?);
-                Ok(path.map_or(Storage::Unspecified, |path| Storage::Sqlite(path.into())))
+                let storage =
+                    path.map_or(Storage::Unspecified, |path| Storage::Sqlite(path.into()));
+                Ok((storage, inner.or(outer)))
             }
             other => Err(invalid(format!(
                 "storage.type: `{other}` is not available in angzarr-local (sqlite or memory)"
@@ -533,6 +567,26 @@ standalone:
       listen_domain: table,player
       color: blue
 "#;
+
+    #[test]
+    fn the_synchronous_setting_is_read_where_the_storage_is() {
+        let nested = parse("storage: { sqlite: { path: a.db, synchronous: FULL } }").unwrap();
+        assert_eq!(nested.synchronous, Some(Synchronous::Full));
+        let flat = parse("storage: { path: a.db, synchronous: normal }").unwrap();
+        assert_eq!(flat.synchronous, Some(Synchronous::Normal));
+        assert_eq!(parse(SYSTEM).unwrap().synchronous, None);
+        let memory = parse("storage: { type: memory, synchronous: full }").unwrap();
+        assert_eq!(memory.synchronous, None);
+        assert_eq!(
+            memory.warnings,
+            ["storage.synchronous: ignored: memory storage writes no file"]
+        );
+        let refused = parse("storage: { sqlite: { path: a.db, synchronous: off } }").unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "storage.sqlite.synchronous: `off` is not a synchronous setting (normal or full)"
+        );
+    }
 
     #[test]
     fn reads_angzarrs_standalone_schema() {

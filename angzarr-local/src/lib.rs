@@ -40,4 +40,4 @@ pub use server::{
     LocalCoordinator, LocalCoordinatorBuilder, LocalError, DEFAULT_LISTEN, MAX_MESSAGE_BYTES,
 };
 pub use service::CoordinatorService;
-pub use store::{AggregateKey, EventStore, MemoryStore, SqliteStore, StoreError};
+pub use store::{AggregateKey, EventStore, MemoryStore, SqliteStore, StoreError, Synchronous};

@@ -325,3 +325,62 @@ fn a_component_that_never_comes_up_is_named_with_its_log() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--synchronous` and the topology file's `storage.sqlite.synchronous`
+/// choose SQLite's setting, the flag first; a value that is not one is
+/// refused before anything is opened, naming the value.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_synchronous_setting_comes_from_the_flag_or_the_file() {
+    let dir = temp_dir("synchronous");
+    let refused = Command::new(env!("CARGO_BIN_EXE_angzarr-local"))
+        .arg("--db")
+        .arg(dir.join("refused.db"))
+        .args(["--synchronous", "fast", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("`fast` is not a synchronous setting (normal or full)"),
+        "{stderr}"
+    );
+    assert!(!dir.join("refused.db").exists(), "nothing was opened");
+
+    let config = dir.join("system.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "storage: {{ sqlite: {{ path: {}, synchronous: full }} }}\n",
+            dir.join("file.db").display()
+        ),
+    )
+    .unwrap();
+    for (args, said) in [
+        (
+            vec!["--config".to_owned(), config.display().to_string()],
+            "file.db (synchronous=full)",
+        ),
+        (
+            vec![
+                "--config".to_owned(),
+                config.display().to_string(),
+                "--synchronous".to_owned(),
+                "normal".to_owned(),
+            ],
+            "file.db (synchronous=normal)",
+        ),
+        (
+            vec!["--db".to_owned(), dir.join("flag.db").display().to_string()],
+            "flag.db (synchronous=normal)",
+        ),
+    ] {
+        let log = dir.join("stderr.log");
+        let mut args = args;
+        args.extend(["--listen".to_owned(), "127.0.0.1:0".to_owned()]);
+        let mut child = angzarr_local(&args, &log);
+        wait_for_text(&log, said).await;
+        let status = interrupt(&mut child);
+        assert!(status.success(), "{status}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,7 @@ use angzarr_local::config::{self, Storage, Topology, Transport};
 use angzarr_local::supervisor::{Supervisor, SupervisorOptions};
 use angzarr_local::{
     AggregateKey, EventStore, LocalCoordinator, LocalCoordinatorBuilder, MemoryStore, SqliteStore,
-    Subscription, DEFAULT_LISTEN,
+    Subscription, Synchronous, DEFAULT_LISTEN,
 };
 use angzarr_proto::{time, AnyExt, EventPage, DEFAULT_EDITION};
 use clap::{Args, Parser, Subcommand};
@@ -46,6 +46,12 @@ struct Serve {
     /// Keep events in memory only (gone at exit).
     #[arg(long, conflicts_with = "db")]
     memory: bool,
+    /// How far an acknowledged write survives: `normal` (WAL synced at
+    /// checkpoints: survives a killed process, not a power loss) or `full`
+    /// (synced at every commit: survives a power loss) [default: the
+    /// topology file's, else normal].
+    #[arg(long, value_name = "normal|full", conflicts_with = "memory")]
+    synchronous: Option<Synchronous>,
     /// Address to serve the coordinator on: host:port or unix:/path.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     listen: String,
@@ -223,9 +229,14 @@ fn serve(args: Serve) -> Result<(), String> {
     let mut builder = LocalCoordinator::builder();
     let described = match &storage {
         Storage::Sqlite(path) => {
-            let store = SqliteStore::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let synchronous = args
+                .synchronous
+                .or(topology.as_ref().and_then(|t| t.synchronous))
+                .unwrap_or_default();
+            let store = SqliteStore::open_with(path, synchronous)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             builder = builder.store(store);
-            path.display().to_string()
+            format!("{} (synchronous={synchronous})", path.display())
         }
         _ => {
             builder = builder.store(MemoryStore::new());

@@ -9,7 +9,7 @@ mod memory;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, Synchronous};
 
 use angzarr_proto::{EventBook, EventPage, Snapshot};
 

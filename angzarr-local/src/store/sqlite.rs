@@ -68,6 +68,55 @@ const MIGRATIONS: &[&str] = &[
 /// No crash point set.
 const NO_CRASH: usize = usize::MAX;
 
+/// How far an acknowledged write survives: SQLite's `synchronous` setting,
+/// with the journal in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// `synchronous=NORMAL`: a commit is in the WAL file when it is
+    /// acknowledged, and the WAL is synced to disk at checkpoints. Every
+    /// acknowledged write survives the process being killed (`kill -9`,
+    /// a panic, an out-of-memory kill); a power loss or an operating system
+    /// crash can lose the last writes before the checkpoint, never corrupt
+    /// the database.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: the WAL is synced to disk before every commit is
+    /// acknowledged, so acknowledged writes survive a power loss too, at
+    /// the price of one `fsync` per transaction.
+    Full,
+}
+
+impl Synchronous {
+    /// The setting's name in SQLite and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+        }
+    }
+}
+
+impl std::fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Synchronous {
+    type Err = String;
+
+    /// `normal` or `full`, in any case.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "normal" => Ok(Synchronous::Normal),
+            "full" => Ok(Synchronous::Full),
+            _ => Err(format!(
+                "`{text}` is not a synchronous setting (normal or full)"
+            )),
+        }
+    }
+}
+
 /// An [`EventStore`] in one SQLite file (WAL mode), built from SQLite's own
 /// sources: no system library needed.
 pub struct SqliteStore {
@@ -77,13 +126,32 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its
-    /// schema up to date.
+    /// schema up to date, with [`Synchronous::Normal`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, Synchronous::Normal)
+    }
+
+    /// [`open`](Self::open), with the durability of acknowledged writes
+    /// chosen.
+    pub fn open_with(path: impl AsRef<Path>, synchronous: Synchronous) -> Result<Self, StoreError> {
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "synchronous", synchronous.as_str())?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         Self::with_connection(connection)
+    }
+
+    /// The `synchronous` setting SQLite applies to this store's writes, as
+    /// SQLite reports it (`None` for its other levels, OFF and EXTRA).
+    pub fn synchronous(&self) -> Result<Option<Synchronous>, StoreError> {
+        let level: i64 = self
+            .lock()
+            .pragma_query_value(None, "synchronous", |row| row.get(0))?;
+        Ok(match level {
+            1 => Some(Synchronous::Normal),
+            2 => Some(Synchronous::Full),
+            _ => None,
+        })
     }
 
     /// A private in-memory database.
@@ -520,6 +588,22 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("events.db")
+    }
+
+    #[test]
+    fn the_synchronous_setting_is_what_sqlite_applies() {
+        let path = temp_db("synchronous");
+        let normal = SqliteStore::open(&path).unwrap();
+        assert_eq!(normal.synchronous().unwrap(), Some(Synchronous::Normal));
+        drop(normal);
+        let full = SqliteStore::open_with(&path, Synchronous::Full).unwrap();
+        assert_eq!(full.synchronous().unwrap(), Some(Synchronous::Full));
+        assert_eq!("FULL".parse(), Ok(Synchronous::Full));
+        assert_eq!("normal".parse(), Ok(Synchronous::Normal));
+        assert_eq!(
+            "fast".parse::<Synchronous>().unwrap_err(),
+            "`fast` is not a synchronous setting (normal or full)"
+        );
     }
 
     #[test]
