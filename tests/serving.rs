@@ -930,7 +930,8 @@ async fn handle_answers_as_tonics_generated_server_does_on_every_framing() {
     let _ = tonic_server.stop.send(());
 }
 
-/// Every kind's `Handle` is answered on the same path as the aggregate's:
+/// Every kind's `Handle` (and the upcaster's `Upcast`) is answered on the
+/// same path as the aggregate's:
 /// bytes that are not its request are refused naming the message expected,
 /// and a well-framed request is answered.
 #[tokio::test]
@@ -942,7 +943,8 @@ async fn every_kind_names_the_request_it_could_not_decode() {
         Server::new()
             .aggregate(Player)
             .projector(PokerEvents)
-            .process_manager(BuyIn),
+            .process_manager(BuyIn)
+            .upcaster(examples::upcaster::PlayerUpcaster),
     )
     .await;
     let saga = start(Server::new().saga(TablePlayerSaga)).await;
@@ -980,6 +982,15 @@ async fn every_kind_names_the_request_it_could_not_decode() {
             "/angzarr.ProjectorService/Handle",
             "EventBook",
             table.clone(),
+        ),
+        (
+            &running.channel,
+            "/angzarr.UpcasterService/Upcast",
+            "UpcastRequest",
+            prost::Message::encode_to_vec(&angzarr_client::proto::UpcastRequest {
+                domain: "player".into(),
+                events: vec![registered()],
+            }),
         ),
     ] {
         let (code, message, _) = raw_call(channel, path, framed(0, &[0xff; 4]), &[]).await;

@@ -1,5 +1,5 @@
 //! Where a listener sends each call: the hot methods the components name
-//! (an aggregate's `Handle`) straight to their handler, everything else
+//! (`Handle` of each kind, `Upcast`) straight to their handler, everything else
 //! through tonic's routes. A call to a hot method then skips the router's
 //! path matching, request extensions and response mapping; what it
 //! answers is the same either way, as the routes hold every method too.

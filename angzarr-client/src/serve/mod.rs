@@ -58,7 +58,7 @@ use dispatch::{Dispatch, Routing};
 use listener::Listener;
 
 use crate::aggregate::server::{AggregateServer, HANDLE_PATH};
-use crate::proto::{EventBook, ProcessManagerHandleRequest, SagaHandleRequest};
+use crate::proto::{EventBook, ProcessManagerHandleRequest, SagaHandleRequest, UpcastRequest};
 use crate::settings;
 use crate::{
     Aggregate, AggregateService, ComponentKind, ProcessManager, ProcessManagerService, Projector,
@@ -100,6 +100,7 @@ const HTTP2_MAX_FRAME_SIZE: u32 = 1 << 20;
 const SAGA_HANDLE_PATH: &str = "/angzarr.SagaService/Handle";
 const PROCESS_MANAGER_HANDLE_PATH: &str = "/angzarr.ProcessManagerService/Handle";
 const PROJECTOR_HANDLE_PATH: &str = "/angzarr.ProjectorService/Handle";
+const UPCAST_PATH: &str = "/angzarr.UpcasterService/Upcast";
 
 /// The fully qualified name of the service aggregates serve; health reports it.
 pub const COMMAND_HANDLER_SERVICE: &str = "angzarr.CommandHandlerService";
@@ -353,7 +354,12 @@ impl<L> Server<L> {
             label,
             names,
             qualifier,
-            add_sized!(service.into_server()),
+            add_sized!(
+                service.into_server(),
+                UPCAST_PATH,
+                service,
+                |service, request: UpcastRequest| service.upcast_request(request)
+            ),
         )
     }
 

@@ -55,13 +55,12 @@ impl<U> Clone for UpcasterService<U> {
     }
 }
 
-#[tonic::async_trait]
-impl<U: Upcaster> UpcasterRpc for UpcasterService<U> {
-    async fn upcast(
+impl<U: Upcaster> UpcasterService<U> {
+    /// `Upcast`, on a decoded request.
+    pub(crate) async fn upcast_request(
         &self,
-        request: Request<UpcastRequest>,
-    ) -> Result<Response<UpcastResponse>, Status> {
-        let request = request.into_inner();
+        request: UpcastRequest,
+    ) -> Result<UpcastResponse, Status> {
         let pages = request.events.len();
         let span = |which, domain: &str| {
             call_span!(
@@ -82,6 +81,17 @@ impl<U: Upcaster> UpcasterRpc for UpcasterService<U> {
             runtime::upcast(&*self.upcaster, request)
         })
         .await
-        .map(Response::new)
+    }
+}
+
+#[tonic::async_trait]
+impl<U: Upcaster> UpcasterRpc for UpcasterService<U> {
+    async fn upcast(
+        &self,
+        request: Request<UpcastRequest>,
+    ) -> Result<Response<UpcastResponse>, Status> {
+        self.upcast_request(request.into_inner())
+            .await
+            .map(Response::new)
     }
 }
