@@ -22,6 +22,23 @@ fn player_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_player-server"))
 }
 
+/// Waits for the server to create `socket`; fails if it exits first or
+/// takes longer than 20 s.
+async fn wait_for_socket(child: &mut std::process::Child, socket: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !socket.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the server never created {}",
+            socket.display()
+        );
+        if let Some(status) = child.try_wait().expect("poll the child") {
+            panic!("the server exited early: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn unix_channel(path: PathBuf) -> Channel {
     Endpoint::try_from("http://localhost")
         .expect("static URI")
@@ -53,18 +70,8 @@ async fn serves_on_the_environment_socket_and_exits_cleanly_on_sigterm() {
         .spawn()
         .expect("start the player server");
 
+    wait_for_socket(&mut child, &socket).await;
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the server never created {}",
-            socket.display()
-        );
-        if let Some(status) = child.try_wait().expect("poll the child") {
-            panic!("the server exited early: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 
     let mut health = HealthClient::new(unix_channel(socket.clone()).await);
     for service in ["", "angzarr.CommandHandlerService"] {
@@ -207,18 +214,7 @@ async fn at_info_a_slow_call_is_logged_with_what_identifies_its_command() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the player server");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !socket.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "no socket at {}",
-            socket.display()
-        );
-        if let Some(status) = child.try_wait().expect("poll the child") {
-            panic!("the server exited early: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_socket(&mut child, &socket).await;
     let mut request = register();
     let root = uuid::Uuid::from_u128(0x5101);
     if let Some(book) = request.command.as_mut() {
