@@ -1,6 +1,8 @@
 //! A command's events commit together: a coordinator process that dies at
 //! any point of an append (each statement of its transaction in turn) leaves
-//! the whole command or none of it. And the binary serves, stops and prints.
+//! the whole command or none of it, and one that dies at any point of a
+//! batch of appends leaves the whole batch or none of it. And the binary
+//! serves, stops and prints.
 
 // The binary runs as a child process, waited on from the test's own thread;
 // blocking there is harmless (the crate's own code may not: clippy.toml).
@@ -10,10 +12,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use angzarr_local::store::{Append, Publication};
 use angzarr_local::{AggregateKey, EventStore, LocalCoordinator, SqliteStore};
-use angzarr_proto::{AnyExt, CommandBook, CommandPage, CommandRequest, Cover, MergeStrategy};
+use angzarr_proto::{
+    AnyExt, CommandBook, CommandPage, CommandRequest, Cover, EventPage, MergeStrategy,
+};
 use examples::player::{chips, Player};
 use examples::proto::{DepositFunds, RegisterPlayer};
+use prost::Message;
 use prost_types::Any;
 
 const CHILD: &str = "ANGZARR_DURABILITY_CHILD_DB";
@@ -120,25 +126,23 @@ fn crash_at(db: &str, statement: usize) {
     });
 }
 
-#[test]
-fn a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing() {
-    if let (Ok(db), Ok(point)) = (std::env::var(CHILD), std::env::var(CRASH_POINT)) {
-        crash_at(&db, point.parse().expect("a statement number"));
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("angzarr-durability-{}", std::process::id()));
+/// Runs the test `name` as a child process once per crash point, from the
+/// first statement on, until a child gets through without crashing; hands
+/// each database to `check` with whether its child succeeded. Returns how
+/// many crashes there were.
+fn crash_at_every_statement(name: &str, check: impl Fn(&SqliteStore, usize, bool)) -> usize {
+    let dir = std::env::temp_dir().join(format!("angzarr-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let mut crashes = 0;
     for point in 0.. {
-        assert!(point < 64, "an append has fewer statements than that");
+        assert!(
+            point < 64,
+            "a transaction here has fewer statements than that"
+        );
         let db = dir.join(format!("events-{point}.db"));
         let status = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing",
-                "--nocapture",
-            ])
+            .args(["--exact", name, "--nocapture"])
             .env(CHILD, &db)
             .env(CRASH_POINT, point.to_string())
             .stdout(Stdio::null())
@@ -146,36 +150,139 @@ fn a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing() {
             .status()
             .expect("run the writer");
         let store = SqliteStore::open(&db).expect("the database reopens");
-        let pages = store.pages(&key(), None).unwrap();
-        let outbox = store.outbox_after(0, 100).unwrap();
+        check(&store, point, status.success());
         if status.success() {
-            // Past the last statement: the whole command is there.
-            assert_eq!(pages.len(), 1 + DEPOSITS_PER_COMMAND);
-            assert_eq!(outbox.len(), 2, "one outbox entry per command");
-            assert!(store
-                .snapshot(&key())
-                .unwrap()
-                .is_some_and(|s| s.sequence == 5));
             break;
         }
         crashes += 1;
-        assert_eq!(
-            pages.len(),
-            1,
-            "a crash before statement {point} left a partial command: {} events",
-            pages.len()
-        );
-        assert_eq!(outbox.len(), 1, "crash before statement {point}: outbox");
-        assert_eq!(
-            store.snapshot(&key()).unwrap().map(|s| s.sequence),
-            Some(0),
-            "crash before statement {point}: snapshot"
-        );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+    crashes
+}
+
+/// The child's database and crash point, when this process is a child.
+fn child() -> Option<(String, usize)> {
+    let db = std::env::var(CHILD).ok()?;
+    let point = std::env::var(CRASH_POINT).ok()?;
+    Some((db, point.parse().expect("a statement number")))
+}
+
+#[test]
+fn a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing() {
+    if let Some((db, point)) = child() {
+        crash_at(&db, point);
+        return;
+    }
+    let crashes = crash_at_every_statement(
+        "a_crash_at_any_point_of_an_append_leaves_all_of_it_or_nothing",
+        |store, point, success| {
+            let pages = store.pages(&key(), None).unwrap();
+            let outbox = store.outbox_after(0, 100).unwrap();
+            if success {
+                // Past the last statement: the whole command is there.
+                assert_eq!(pages.len(), 1 + DEPOSITS_PER_COMMAND);
+                assert_eq!(outbox.len(), 2, "one outbox entry per command");
+                assert!(store
+                    .snapshot(&key())
+                    .unwrap()
+                    .is_some_and(|s| s.sequence == 5));
+                return;
+            }
+            assert_eq!(
+                pages.len(),
+                1,
+                "a crash before statement {point} left a partial command: {} events",
+                pages.len()
+            );
+            assert_eq!(outbox.len(), 1, "crash before statement {point}: outbox");
+            assert_eq!(
+                store.snapshot(&key()).unwrap().map(|s| s.sequence),
+                Some(0),
+                "crash before statement {point}: snapshot"
+            );
+        },
+    );
     // BEGIN, the sequence check, five inserts, the snapshot, the outbox
     // entry and COMMIT: each was a crash point.
     assert_eq!(crashes, 10);
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const BATCH: u128 = 3;
+
+fn batch_key(n: u128) -> AggregateKey {
+    AggregateKey {
+        root: uuid::Uuid::from_u128(0xba7c4 + n),
+        ..key()
+    }
+}
+
+/// The child: one transaction of three appends (two events and an outbox
+/// entry each, on three timelines), aborted before the given statement.
+fn crash_batch_at(db: &str, statement: usize) {
+    let store = SqliteStore::open(db).expect("open the database");
+    let keys: Vec<AggregateKey> = (0..BATCH).map(batch_key).collect();
+    let pages: Vec<EventPage> = (0..2)
+        .map(|sequence| {
+            EventPage::new(
+                sequence,
+                Any::pack(&DepositFunds {
+                    amount: Some(chips(1)),
+                }),
+            )
+        })
+        .collect();
+    let book = angzarr_proto::EventBook::default().encode_to_vec();
+    let appends: Vec<Append<'_>> = keys
+        .iter()
+        .map(|key| Append {
+            key,
+            at: 0,
+            pages: &pages,
+            snapshot: None,
+            correlation_id: "batch",
+            fact_id: None,
+            publish: Some(Publication {
+                domain: "player",
+                book: &book,
+                claim: None,
+            }),
+            outcome: None,
+        })
+        .collect();
+    store.crash_before_statement(statement);
+    for result in store.append_all(&appends) {
+        result.expect("every append of the batch is stored");
+    }
+}
+
+#[test]
+fn a_crash_at_any_point_of_a_batch_leaves_all_of_it_or_nothing() {
+    if let Some((db, point)) = child() {
+        crash_batch_at(&db, point);
+        return;
+    }
+    let crashes = crash_at_every_statement(
+        "a_crash_at_any_point_of_a_batch_leaves_all_of_it_or_nothing",
+        |store, point, success| {
+            let stored: Vec<usize> = (0..BATCH)
+                .map(|n| store.pages(&batch_key(n), None).unwrap().len())
+                .collect();
+            let outbox = store.outbox_after(0, 100).unwrap().len();
+            if success {
+                assert_eq!(stored, [2, 2, 2]);
+                assert_eq!(outbox, 3);
+            } else {
+                assert_eq!(
+                    (stored.as_slice(), outbox),
+                    ([0, 0, 0].as_slice(), 0),
+                    "a crash before statement {point} left part of the batch"
+                );
+            }
+        },
+    );
+    // BEGIN, then for each append SAVEPOINT, the sequence check, two
+    // inserts, the outbox entry and RELEASE, then COMMIT.
+    assert_eq!(crashes, 2 + 3 * 6);
 }
 
 #[test]

@@ -150,6 +150,141 @@ async fn a_killed_coordinator_resumes_delivery_and_loses_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Commands from 16 clients at once share transactions; the coordinator is
+/// killed while they are in flight. Every command it acknowledged is in the
+/// database afterwards, each timeline without a gap, and a restart carries
+/// on from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_acknowledged_command_survives_a_kill_under_load() {
+    use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const CLIENTS: usize = 16;
+    const KILL_AFTER: usize = 400;
+
+    let dir = temp_dir("kill-load");
+    let aggregate = dir.join("business-player.sock");
+    let components = Server::new()
+        .aggregate(Player)
+        .listen(ListenAddress::Unix(aggregate.clone()))
+        .bind()
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    tokio::spawn(components.serve());
+    let coordinator = dir.join("coordinator.sock");
+    let db = dir.join("events.db");
+    let args: Vec<String> = vec![
+        "--db".into(),
+        db.display().to_string(),
+        "--listen".into(),
+        format!("unix:{}", coordinator.display()),
+        "--domain".into(),
+        format!("player=unix:{}", aggregate.display()),
+    ];
+    let mut child = angzarr_local(&args, &dir.join("first.log"));
+    let client = connect(&coordinator).await;
+
+    let roots: Vec<uuid::Uuid> = (0..CLIENTS).map(|_| uuid::Uuid::new_v4()).collect();
+    // Per player, how many commands were acknowledged (its next sequence).
+    let acknowledged: Arc<Vec<AtomicU32>> =
+        Arc::new((0..CLIENTS).map(|_| AtomicU32::new(0)).collect());
+    let total = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let writers: Vec<_> = roots
+        .iter()
+        .enumerate()
+        .map(|(index, &root)| {
+            let client = client.clone();
+            let (acknowledged, total, enough) = (
+                Arc::clone(&acknowledged),
+                Arc::clone(&total),
+                Arc::clone(&enough),
+            );
+            tokio::spawn(async move {
+                for sequence in 0.. {
+                    let builder = client.command("player", root).with_sequence(sequence);
+                    let builder = if sequence == 0 {
+                        builder.with_command(&RegisterPlayer {
+                            display_name: "p".into(),
+                            email: format!("{root}@example.com"),
+                            ..Default::default()
+                        })
+                    } else {
+                        builder.with_command(&examples::proto::DepositFunds {
+                            amount: Some(examples::player::chips(1)),
+                        })
+                    };
+                    if builder
+                        .with_sync_mode(SyncMode::Async)
+                        .execute()
+                        .await
+                        .is_err()
+                    {
+                        // The coordinator is gone: what it acknowledged counts.
+                        return;
+                    }
+                    acknowledged[index].store(sequence + 1, Ordering::SeqCst);
+                    if total.fetch_add(1, Ordering::SeqCst) + 1 == KILL_AFTER {
+                        enough.notify_one();
+                    }
+                }
+            })
+        })
+        .collect();
+    enough.notified().await;
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    for writer in writers {
+        writer.await.expect("a writer");
+    }
+    drop(client);
+
+    {
+        let store = angzarr_local::SqliteStore::open(&db).expect("the database reopens");
+        for (index, root) in roots.iter().enumerate() {
+            let key = angzarr_local::AggregateKey {
+                domain: "player".into(),
+                edition: "angzarr".into(),
+                root: *root,
+            };
+            let stored: Vec<Option<u32>> = angzarr_local::EventStore::pages(&store, &key, None)
+                .unwrap()
+                .iter()
+                .map(|page| page.sequence())
+                .collect();
+            let acked = acknowledged[index].load(Ordering::SeqCst) as usize;
+            assert!(
+                stored.len() >= acked,
+                "player {index}: {acked} commands acknowledged, {} stored",
+                stored.len()
+            );
+            // At most the one command in flight beyond what was acknowledged.
+            assert!(stored.len() <= acked + 1, "player {index}: {stored:?}");
+            let expected: Vec<Option<u32>> = (0..stored.len() as u32).map(Some).collect();
+            assert_eq!(stored, expected, "player {index}: a gap");
+        }
+    }
+
+    let mut child = angzarr_local(&args, &dir.join("second.log"));
+    let client = connect(&coordinator).await;
+    let next = client
+        .queries()
+        .next_sequence(angzarr_client::proto::Cover::new("player", roots[0]))
+        .await
+        .expect("the history reads back");
+    client
+        .command("player", roots[0])
+        .with_sequence(next)
+        .with_command(&examples::proto::DepositFunds {
+            amount: Some(examples::player::chips(1)),
+        })
+        .execute()
+        .await
+        .expect("a restart carries on from the stored sequence");
+    assert!(interrupt(&mut child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Not a test of its own: the component processes the topology tests start
 /// (the role comes from the environment; without one it does nothing).
 #[test]

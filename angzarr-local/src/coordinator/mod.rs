@@ -27,7 +27,7 @@ use tonic::Status;
 use crate::component::AggregateLogic;
 use crate::delivery::Delivery;
 use crate::registry::Registry;
-use crate::store::{AggregateKey, EventStore, StoreError};
+use crate::store::{AggregateKey, Committer, EventStore, StoreError};
 
 pub use query::MAX_QUERY_SEQUENCES;
 pub(crate) use write::Run;
@@ -37,6 +37,8 @@ pub use write::{MAX_CONFLICT_DETAILS, REVOCATION_DOMAIN};
 /// delivery.
 pub struct Coordinator {
     store: Arc<dyn EventStore>,
+    /// Every append goes through it, so that concurrent ones share a commit.
+    committer: Committer,
     registry: Registry,
     locks: locks::Locks,
     delivery: Delivery,
@@ -45,6 +47,7 @@ pub struct Coordinator {
 impl Coordinator {
     pub(crate) fn new(store: Arc<dyn EventStore>, registry: Registry, delivery: Delivery) -> Self {
         Coordinator {
+            committer: Committer::new(Arc::clone(&store)),
             store,
             registry,
             locks: locks::Locks::default(),

@@ -20,7 +20,7 @@ use tonic::{Code, Status};
 use super::timeline::{next_after, History};
 use super::{key_of, sequence_at, Coordinator};
 use crate::delivery::{is_rejection, ClaimGuard, Report};
-use crate::store::{AggregateKey, Append, Outcome, Publication, SyncReach};
+use crate::store::{AggregateKey, Outcome, QueuedAppend, SyncReach};
 use crate::validate::{self, invalid};
 
 /// Largest encoded EventBook a sequence mismatch carries in its status
@@ -230,44 +230,34 @@ impl Coordinator {
         } else {
             Vec::new()
         };
-        let claim_record = claim.map(ClaimGuard::claim);
-        let key_owned = key.clone();
-        let correlation_id = correlation_id.to_owned();
-        let pages = published.pages.clone();
         let at = published
             .pages
             .first()
             .and_then(EventPage::sequence)
             .unwrap_or_default();
+        // A named edition's first write copies the main timeline below its
+        // divergence, in the same transaction.
+        let (at, pages) = if inherited.is_empty() {
+            (at, published.pages.clone())
+        } else {
+            let mut all = inherited;
+            all.extend(published.pages.iter().cloned());
+            (0, all)
+        };
         let outbox = self
-            .blocking(move |store| {
-                // A named edition's first write copies the main timeline
-                // below its divergence, in the same transaction.
-                let (start, all) = if inherited.is_empty() {
-                    (at, pages)
-                } else {
-                    let mut all = inherited;
-                    all.extend(pages);
-                    (0, all)
-                };
-                store.append(&Append {
-                    key: &key_owned,
-                    at: start,
-                    pages: &all,
-                    snapshot: snapshot.as_ref(),
-                    correlation_id: &correlation_id,
-                    fact_id: fact_id.as_deref(),
-                    publish: consumed.then_some(Publication {
-                        domain: &key_owned.domain,
-                        book: &bytes,
-                        claim: claim_record,
-                    }),
-                    outcome: outcome
-                        .as_ref()
-                        .map(|(key, outcome)| (key.as_str(), outcome)),
-                })
+            .committer
+            .append(QueuedAppend {
+                key: key.clone(),
+                at,
+                pages,
+                snapshot,
+                correlation_id: correlation_id.to_owned(),
+                fact_id,
+                publish: consumed.then(|| (bytes, claim.map(ClaimGuard::claim))),
+                outcome,
             })
-            .await?;
+            .await
+            .map_err(super::store_status)?;
         if let Some(id) = outbox {
             if let Some(claim) = claim {
                 claim.published(self.registry(), &published);

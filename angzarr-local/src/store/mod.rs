@@ -5,9 +5,11 @@
 //! consumer's position in it, and the recorded outcomes that make saga and
 //! process-manager commands run at most once.
 
+mod commit;
 mod memory;
 mod sqlite;
 
+pub(crate) use commit::{Committer, QueuedAppend};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, Synchronous};
 
@@ -150,6 +152,10 @@ pub enum StoreError {
     /// Stored bytes do not decode (the database was changed by something else).
     #[error("stored data does not decode: {0}")]
     Corrupt(String),
+    /// The transaction holding this append together with others failed as a
+    /// whole (it was rolled back or did not commit): none of them is stored.
+    #[error("the transaction holding this append failed: {0}")]
+    Transaction(String),
     /// The database was written by a newer angzarr-local.
     #[error("database schema version {found} is newer than this angzarr-local understands ({supported})")]
     NewerSchema {
@@ -180,6 +186,18 @@ pub trait EventStore: Send + Sync + 'static {
     /// if the timeline is not at `append.at`. Returns the outbox id of the
     /// published book, if one was given.
     fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError>;
+
+    /// Stores several [`Append`]s, each atomically and on its own terms as
+    /// [`append`](Self::append) does, in order: an append fails alone
+    /// (a conflict, say) and the others are still stored, and an append sees
+    /// those before it (two to one timeline from the same sequence: the
+    /// second conflicts). Every stored append is durable when this returns,
+    /// so that a caller acknowledges nothing before its commit; a store may
+    /// commit them all in one transaction, which is what makes writes under
+    /// load cheap. One result per append, in the same order.
+    fn append_all(&self, appends: &[Append<'_>]) -> Vec<Result<Option<u64>, StoreError>> {
+        appends.iter().map(|append| self.append(append)).collect()
+    }
 
     /// The pages stored for an external fact id, if it was seen before.
     fn fact(&self, key: &AggregateKey, fact_id: &str)
@@ -231,6 +249,9 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
     }
     fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError> {
         (**self).append(append)
+    }
+    fn append_all(&self, appends: &[Append<'_>]) -> Vec<Result<Option<u64>, StoreError>> {
+        (**self).append_all(appends)
     }
     fn fact(
         &self,
@@ -434,6 +455,62 @@ pub(crate) mod contract {
 
         check_outbox(store, &table);
         check_sequence_space(store);
+        check_batches(store);
+    }
+
+    /// `append_all`: in order, each on its own terms, one result each.
+    fn check_batches(store: &dyn EventStore) {
+        let first = key("batch", 1);
+        let second = key("batch", 2);
+        let bytes = EventBook::default().encode_to_vec();
+        let second_pages = [page(0)];
+        let published = Append {
+            publish: Some(Publication {
+                domain: "batch",
+                book: &bytes,
+                claim: None,
+            }),
+            ..append(&second, 0, &second_pages, "b")
+        };
+        let head = store.outbox_head().unwrap();
+        let results = store.append_all(&[
+            append(&first, 0, &[page(0)], "b"),
+            // Sees the append before it.
+            append(&first, 0, &[page(0)], "b"),
+            append(&first, 1, &[page(2)], "b"),
+            published,
+            append(&first, 1, &[page(1), page(2)], "b"),
+        ]);
+        assert_eq!(results.len(), 5);
+        assert!(matches!(results[0], Ok(None)), "{:?}", results[0]);
+        assert!(
+            matches!(
+                results[1],
+                Err(StoreError::Conflict {
+                    expected: 0,
+                    actual: 1
+                })
+            ),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(results[2], Err(StoreError::BadSequence { index: 0, .. })),
+            "{:?}",
+            results[2]
+        );
+        assert!(
+            matches!(results[3], Ok(Some(id)) if id > head),
+            "{:?}",
+            results[3]
+        );
+        assert!(matches!(results[4], Ok(None)), "{:?}", results[4]);
+        assert_eq!(
+            store.pages(&first, None).unwrap(),
+            [page(0), page(1), page(2)]
+        );
+        assert_eq!(store.pages(&second, None).unwrap(), [page(0)]);
+        assert!(store.append_all(&[]).is_empty());
     }
 
     fn check_outbox(store: &dyn EventStore, table: &AggregateKey) {

@@ -4,7 +4,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use angzarr_proto::{EventBook, EventPage, Snapshot};
 use prost::Message;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 
 use super::{
     after, check_sequences, AggregateKey, Append, Claim, EventStore, LocatedPage, OutboxEntry,
@@ -68,6 +70,13 @@ const MIGRATIONS: &[&str] = &[
 /// No crash point set.
 const NO_CRASH: usize = usize::MAX;
 
+/// Most connections reading a database file at once, beside the one that
+/// writes: in WAL mode they read while it commits.
+const MAX_READERS: usize = 4;
+
+/// How long a statement waits for a lock another connection holds.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How far an acknowledged write survives: SQLite's `synchronous` setting,
 /// with the journal in WAL mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -119,9 +128,26 @@ impl std::str::FromStr for Synchronous {
 
 /// An [`EventStore`] in one SQLite file (WAL mode), built from SQLite's own
 /// sources: no system library needed.
+///
+/// One connection writes; reads (of a database file) use
+/// four connections of their own, so that a read never waits
+/// for a commit.
 pub struct SqliteStore {
     connection: Mutex<Connection>,
+    /// Empty for an in-memory database: its one connection does everything.
+    readers: Vec<Mutex<Connection>>,
+    /// Where the next read waits when every reader is busy.
+    next_reader: AtomicUsize,
     crash_point: AtomicUsize,
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(connection)
 }
 
 impl SqliteStore {
@@ -134,11 +160,16 @@ impl SqliteStore {
     /// [`open`](Self::open), with the durability of acknowledged writes
     /// chosen.
     pub fn open_with(path: impl AsRef<Path>, synchronous: Synchronous) -> Result<Self, StoreError> {
+        let path = path.as_ref();
         let connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", synchronous.as_str())?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        Self::with_connection(connection)
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        let mut store = Self::with_connection(connection)?;
+        store.readers = (0..MAX_READERS)
+            .map(|_| open_reader(path).map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(store)
     }
 
     /// The `synchronous` setting SQLite applies to this store's writes, as
@@ -163,13 +194,38 @@ impl SqliteStore {
         migrate(&mut connection)?;
         Ok(SqliteStore {
             connection: Mutex::new(connection),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
             crash_point: AtomicUsize::new(NO_CRASH),
         })
     }
 
+    /// A connection for reads, which sees every committed write: an idle
+    /// reader, else the next one in turn.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.lock();
+        }
+        let reader = self
+            .readers
+            .iter()
+            .find_map(|reader| match reader.try_lock() {
+                Ok(guard) => Some(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            });
+        reader.unwrap_or_else(|| {
+            let next = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+            self.readers[next]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
+    }
+
     /// Aborts the process before the `statement`-th statement (counting
-    /// from 0, `BEGIN` and `COMMIT` included) of the next append, so that
-    /// crash tests can stop a write at every point of its transaction.
+    /// from 0, `BEGIN` and `COMMIT` included) of the next transaction that
+    /// appends (one append, or a batch of them), so that crash tests can
+    /// stop a write at every point of its transaction.
     #[doc(hidden)]
     pub fn crash_before_statement(&self, statement: usize) {
         self.crash_point.store(statement, Ordering::SeqCst);
@@ -222,11 +278,14 @@ fn decode_page(bytes: &[u8]) -> Result<EventPage, StoreError> {
 }
 
 fn next_sequence_of(connection: &Connection, key: &AggregateKey) -> Result<u32, StoreError> {
-    let last: Option<i64> = connection.query_row(
-        "SELECT MAX(sequence) FROM events WHERE domain = ?1 AND edition = ?2 AND root = ?3",
-        params![key.domain, key.edition, key.root.as_bytes().as_slice()],
-        |row| row.get(0),
-    )?;
+    let last: Option<i64> = connection
+        .prepare_cached(
+            "SELECT MAX(sequence) FROM events WHERE domain = ?1 AND edition = ?2 AND root = ?3",
+        )?
+        .query_row(
+            params![key.domain, key.edition, key.root.as_bytes().as_slice()],
+            |row| row.get(0),
+        )?;
     match last {
         None => Ok(0),
         Some(last) => after(stored_u32(last)?),
@@ -292,9 +351,109 @@ fn insert_outcome(connection: &Connection, key: &str, outcome: &Outcome) -> Resu
     Ok(())
 }
 
+/// One append inside an open transaction: the sequence check, then every
+/// row it stores. On an error the caller rolls back what it wrote.
+fn write_one(
+    transaction: &Transaction<'_>,
+    append: &Append<'_>,
+    statements: &mut Statements<'_>,
+) -> Result<Option<u64>, StoreError> {
+    let key = append.key;
+    statements.next();
+    let actual = next_sequence_of(transaction, key)?;
+    if actual != append.at {
+        return Err(StoreError::Conflict {
+            expected: append.at,
+            actual,
+        });
+    }
+    insert_events(transaction, append, statements)?;
+    let root = key.root.as_bytes().as_slice();
+    if let Some(snapshot) = append.snapshot {
+        statements.next();
+        transaction.prepare_cached(
+            "INSERT INTO snapshots (domain, edition, root, sequence, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (domain, edition, root) DO UPDATE SET sequence = excluded.sequence, snapshot = excluded.snapshot",
+        )?.execute(
+            params![key.domain, key.edition, root, i64::from(snapshot.sequence), snapshot.encode_to_vec()],
+        )?;
+    }
+    if let Some(fact_id) = append.fact_id {
+        statements.next();
+        transaction.prepare_cached(
+            "INSERT INTO facts (domain, edition, root, fact_id, first, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?.execute(
+            params![key.domain, key.edition, root, fact_id, i64::from(append.at), append.pages.len() as i64],
+        )?;
+    }
+    let mut published = None;
+    if let Some(publication) = append.publish {
+        statements.next();
+        let (run, token, reach) = publication.claim.map_or((0, 0, 0), |claim| {
+            (claim.run as i64, claim.token as i64, claim.reach.code())
+        });
+        transaction
+            .prepare_cached(
+                "INSERT INTO outbox (domain, claim_run, claim_token, claim_reach, book)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                publication.domain,
+                run,
+                token,
+                reach,
+                publication.book
+            ])?;
+        published = Some(stored_u64(transaction.last_insert_rowid())?);
+    }
+    if let Some((outcome_key, outcome)) = append.outcome {
+        statements.next();
+        insert_outcome(transaction, outcome_key, outcome)?;
+    }
+    Ok(published)
+}
+
+/// Several appends in one transaction, each inside a savepoint so that one
+/// that fails is undone alone. `Err` when the transaction itself failed:
+/// then nothing is stored.
+fn write_all(
+    connection: &mut Connection,
+    appends: &[Append<'_>],
+    statements: &mut Statements<'_>,
+) -> Result<Vec<Result<Option<u64>, StoreError>>, StoreError> {
+    statements.next();
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(appends.len());
+    for append in appends {
+        if let Err(error) = check_sequences(append.at, append.pages) {
+            results.push(Err(error));
+            continue;
+        }
+        statements.next();
+        transaction.prepare_cached("SAVEPOINT one")?.execute([])?;
+        let result = match write_one(&transaction, append, statements) {
+            // SQLite rolled the whole transaction back (a full disk, an I/O
+            // error): the appends before this one are gone too.
+            Err(error) if transaction.is_autocommit() => return Err(error),
+            Err(error) => {
+                statements.next();
+                transaction.prepare_cached("ROLLBACK TO one")?.execute([])?;
+                Err(error)
+            }
+            ok => ok,
+        };
+        statements.next();
+        transaction.prepare_cached("RELEASE one")?.execute([])?;
+        results.push(result);
+    }
+    statements.next();
+    transaction.commit()?;
+    Ok(results)
+}
+
 impl EventStore for SqliteStore {
     fn pages(&self, key: &AggregateKey, after: Option<u32>) -> Result<Vec<EventPage>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT page FROM events WHERE domain = ?1 AND edition = ?2 AND root = ?3 AND sequence > ?4
              ORDER BY sequence",
@@ -313,14 +472,16 @@ impl EventStore for SqliteStore {
     }
 
     fn next_sequence(&self, key: &AggregateKey) -> Result<u32, StoreError> {
-        next_sequence_of(&self.lock(), key)
+        next_sequence_of(&self.read(), key)
     }
 
     fn snapshot(&self, key: &AggregateKey) -> Result<Option<Snapshot>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let bytes: Option<Vec<u8>> = connection
-            .query_row(
+            .prepare_cached(
                 "SELECT snapshot FROM snapshots WHERE domain = ?1 AND edition = ?2 AND root = ?3",
+            )?
+            .query_row(
                 params![key.domain, key.edition, key.root.as_bytes().as_slice()],
                 |row| row.get(0),
             )
@@ -334,7 +495,6 @@ impl EventStore for SqliteStore {
 
     fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError> {
         check_sequences(append.at, append.pages)?;
-        let key = append.key;
         let mut statements = Statements {
             crash_point: &self.crash_point,
             count: 0,
@@ -342,60 +502,31 @@ impl EventStore for SqliteStore {
         let mut connection = self.lock();
         statements.next();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        statements.next();
-        let actual = next_sequence_of(&transaction, key)?;
-        if actual != append.at {
-            return Err(StoreError::Conflict {
-                expected: append.at,
-                actual,
-            });
-        }
-        insert_events(&transaction, append, &mut statements)?;
-        let root = key.root.as_bytes().as_slice();
-        if let Some(snapshot) = append.snapshot {
-            statements.next();
-            transaction.prepare_cached(
-                "INSERT INTO snapshots (domain, edition, root, sequence, snapshot) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (domain, edition, root) DO UPDATE SET sequence = excluded.sequence, snapshot = excluded.snapshot",
-            )?.execute(
-                params![key.domain, key.edition, root, i64::from(snapshot.sequence), snapshot.encode_to_vec()],
-            )?;
-        }
-        if let Some(fact_id) = append.fact_id {
-            statements.next();
-            transaction.prepare_cached(
-                "INSERT INTO facts (domain, edition, root, fact_id, first, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?.execute(
-                params![key.domain, key.edition, root, fact_id, i64::from(append.at), append.pages.len() as i64],
-            )?;
-        }
-        let mut published = None;
-        if let Some(publication) = append.publish {
-            statements.next();
-            let (run, token, reach) = publication.claim.map_or((0, 0, 0), |claim| {
-                (claim.run as i64, claim.token as i64, claim.reach.code())
-            });
-            transaction
-                .prepare_cached(
-                    "INSERT INTO outbox (domain, claim_run, claim_token, claim_reach, book)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![
-                    publication.domain,
-                    run,
-                    token,
-                    reach,
-                    publication.book
-                ])?;
-            published = Some(stored_u64(transaction.last_insert_rowid())?);
-        }
-        if let Some((outcome_key, outcome)) = append.outcome {
-            statements.next();
-            insert_outcome(&transaction, outcome_key, outcome)?;
-        }
+        let published = write_one(&transaction, append, &mut statements)?;
         statements.next();
         transaction.commit()?;
         Ok(published)
+    }
+
+    fn append_all(&self, appends: &[Append<'_>]) -> Vec<Result<Option<u64>, StoreError>> {
+        if let [append] = appends {
+            return vec![self.append(append)];
+        }
+        let mut statements = Statements {
+            crash_point: &self.crash_point,
+            count: 0,
+        };
+        let mut connection = self.lock();
+        match write_all(&mut connection, appends, &mut statements) {
+            Ok(results) => results,
+            Err(error) => {
+                let error = error.to_string();
+                appends
+                    .iter()
+                    .map(|_| Err(StoreError::Transaction(error.clone())))
+                    .collect()
+            }
+        }
     }
 
     fn fact(
@@ -404,9 +535,11 @@ impl EventStore for SqliteStore {
         fact_id: &str,
     ) -> Result<Option<Vec<EventPage>>, StoreError> {
         let found: Option<(i64, i64)> = self
-            .lock()
-            .query_row(
+            .read()
+            .prepare_cached(
                 "SELECT first, count FROM facts WHERE domain = ?1 AND edition = ?2 AND root = ?3 AND fact_id = ?4",
+            )?
+            .query_row(
                 params![key.domain, key.edition, key.root.as_bytes().as_slice(), fact_id],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
@@ -431,7 +564,7 @@ impl EventStore for SqliteStore {
         if correlation_id.is_empty() {
             return Ok(Vec::new());
         }
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT domain, edition, root, page FROM events WHERE correlation_id = ?1 ORDER BY id",
         )?;
@@ -454,7 +587,7 @@ impl EventStore for SqliteStore {
     }
 
     fn roots(&self) -> Result<Vec<AggregateKey>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT DISTINCT domain, edition, root FROM events ORDER BY domain, edition, root",
         )?;
@@ -473,7 +606,7 @@ impl EventStore for SqliteStore {
     }
 
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare_cached(
             "SELECT id, domain, claim_run, claim_token, claim_reach, book FROM outbox
              WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -509,12 +642,9 @@ impl EventStore for SqliteStore {
 
     fn outbox_head(&self) -> Result<u64, StoreError> {
         let head: Option<i64> = self
-            .lock()
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'",
-                [],
-                |row| row.get(0),
-            )
+            .read()
+            .prepare_cached("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'")?
+            .query_row([], |row| row.get(0))
             .optional()?;
         head.map_or(Ok(0), stored_u64)
     }
@@ -529,7 +659,7 @@ impl EventStore for SqliteStore {
 
     fn position(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
         let position: Option<i64> = self
-            .lock()
+            .read()
             .prepare_cached("SELECT position FROM positions WHERE consumer = ?1")?
             .query_row(params![consumer], |row| row.get(0))
             .optional()?;
@@ -548,15 +678,16 @@ impl EventStore for SqliteStore {
     }
 
     fn lowest_position(&self) -> Result<Option<u64>, StoreError> {
-        let lowest: Option<i64> =
-            self.lock()
-                .query_row("SELECT MIN(position) FROM positions", [], |row| row.get(0))?;
+        let lowest: Option<i64> = self
+            .read()
+            .prepare_cached("SELECT MIN(position) FROM positions")?
+            .query_row([], |row| row.get(0))?;
         lowest.map(stored_u64).transpose()
     }
 
     fn outcome(&self, key: &str) -> Result<Option<Outcome>, StoreError> {
         Ok(self
-            .lock()
+            .read()
             .prepare_cached("SELECT code, message, body FROM outcomes WHERE key = ?1")?
             .query_row(params![key], |row| {
                 Ok(Outcome {
@@ -580,6 +711,43 @@ mod tests {
     #[test]
     fn honours_the_store_contract() {
         super::super::contract::check(&SqliteStore::in_memory().unwrap());
+    }
+
+    #[test]
+    fn an_append_that_fails_halfway_in_a_batch_is_undone_alone() {
+        use super::super::contract::{append, key, page};
+        let store = SqliteStore::in_memory().unwrap();
+        let first = key("player", 1);
+        let second = key("player", 2);
+        let pages = [page(0)];
+        let more = [page(1)];
+        // The third append stores its event, then fails on the fact id the
+        // first one recorded: its event must go with it.
+        let results = store.append_all(&[
+            Append {
+                fact_id: Some("f"),
+                ..append(&first, 0, &pages, "")
+            },
+            append(&second, 0, &pages, ""),
+            Append {
+                fact_id: Some("f"),
+                ..append(&first, 1, &more, "")
+            },
+            append(&second, 1, &more, ""),
+        ]);
+        assert!(results[0].is_ok() && results[1].is_ok() && results[3].is_ok());
+        assert!(
+            matches!(results[2], Err(StoreError::Sqlite(_))),
+            "{:?}",
+            results[2]
+        );
+        assert_eq!(store.pages(&first, None).unwrap(), pages);
+        assert_eq!(store.pages(&second, None).unwrap(), [page(0), page(1)]);
+        assert_eq!(
+            store.fact(&first, "f").unwrap(),
+            Some(pages.to_vec()),
+            "the first fact's record stands"
+        );
     }
 
     fn temp_db(name: &str) -> std::path::PathBuf {
