@@ -119,7 +119,10 @@ pub use angzarr_macros::{
     upcasts,
 };
 
-pub use aggregate::{Aggregate, AggregateService, CommandContext, CommandRouter};
+pub use aggregate::{
+    Aggregate, AggregateService, CommandContext, CommandRouter, SnapshotPolicy,
+    DEFAULT_SNAPSHOT_INTERVAL,
+};
 pub use client::{
     connect, AggregateClient, Client, ClientError, CommandBuilder, CommandHandlerClient,
     ConnectOptions, DomainClient, EventBookStream, FactBuilder, PointInTime, QueryBuilder,

@@ -240,6 +240,27 @@ pub trait SnapshotState: prost::Name + Default + Send + Sync + 'static {}
 
 impl<T: prost::Name + Default + Send + Sync + 'static> SnapshotState for T {}
 
+/// Whether `#[aggregate(snapshot = N)]` returns a snapshot after events
+/// `first..=last`: the policy's own rule, so that the two never disagree.
+pub const fn snapshot_every(events: u32, first: u32, last: u32) -> bool {
+    crate::aggregate::every_due(events, first, last)
+}
+
+/// What `#[aggregate(snapshot = predicate)]` names.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot decide when to snapshot",
+    label = "`snapshot = ...` needs a `fn(&{S}, u32) -> bool`",
+    note = "the predicate is given the state after the command and the sequence of its last event"
+)]
+pub trait SnapshotPredicate<S>: Fn(&S, u32) -> bool {}
+
+impl<S, F: Fn(&S, u32) -> bool> SnapshotPredicate<S> for F {}
+
+/// Asks `#[aggregate(snapshot = predicate)]`'s predicate.
+pub fn snapshot_when<S>(predicate: impl SnapshotPredicate<S>, state: &S, last: u32) -> bool {
+    predicate(state, last)
+}
+
 /// Packs the state as a snapshot.
 pub fn pack_state<S: SnapshotState>(state: &S) -> Any {
     <Any as angzarr_proto::AnyExt>::pack(state)

@@ -12,7 +12,9 @@ use angzarr_client::proto::{
 };
 use angzarr_client::testing::block_on;
 use angzarr_client::testing::prelude::*;
-use angzarr_client::{Aggregate, CommandRouter, ComponentError, ComponentErrorKind};
+use angzarr_client::{
+    Aggregate, CommandRouter, ComponentError, ComponentErrorKind, SnapshotPolicy,
+};
 use examples::player::{chips, Player, PlayerView};
 use examples::proto::{
     DepositFunds, FundsDeposited, FundsWithdrawn, PlayerRegistered, PlayerState, RegisterPlayer,
@@ -382,19 +384,22 @@ fn rebuild_starts_from_the_snapshot_and_skips_pages_at_or_below_it() {
         bankroll: Some(chips(500)),
         ..Default::default()
     };
+    // The command's event is the timeline's DEFAULT_SNAPSHOT_INTERVAL-th,
+    // so the player's default policy returns a snapshot.
+    let last = angzarr_client::DEFAULT_SNAPSHOT_INTERVAL - 1;
     let mut request = request(
         "player",
         vec![
             // At the snapshot's sequence: already folded into it, must be skipped.
-            page(4, Any::pack(&deposited(9999))),
-            page(5, Any::pack(&deposited(600))),
+            page(last - 2, Any::pack(&deposited(9999))),
+            page(last - 1, Any::pack(&deposited(600))),
         ],
         vec![Any::pack(&WithdrawFunds {
             amount: Some(chips(100)),
         })],
     );
     request.events.as_mut().unwrap().snapshot = Some(Snapshot {
-        sequence: 4,
+        sequence: last - 2,
         state: Some(Any::pack(&snapshot_state)),
         retention: 0,
     });
@@ -402,9 +407,9 @@ fn rebuild_starts_from_the_snapshot_and_skips_pages_at_or_below_it() {
     let book = events(handle(&Player, &request).unwrap());
     assert_eq!(request, before, "the request must not be mutated");
 
-    assert_eq!(book.pages[0].sequence(), Some(6));
+    assert_eq!(book.pages[0].sequence(), Some(last));
     let snapshot = book.snapshot.expect("the player keeps snapshots");
-    assert_eq!(snapshot.sequence, 6);
+    assert_eq!(snapshot.sequence, last);
     let state: PlayerState = snapshot.state.unwrap().unpack().unwrap();
     assert_eq!(state.bankroll(), 500);
     assert_eq!(state.player_id, "player_a@x");
@@ -963,9 +968,8 @@ fn a_router_behaves_like_the_macro_aggregate() {
     assert_eq!(error.code(), tonic::Code::Unimplemented);
 }
 
-#[test]
-fn a_router_with_snapshots_keeps_them() {
-    let router = CommandRouter::new("player", PlayerState::default)
+fn depositing_router() -> CommandRouter<PlayerState> {
+    CommandRouter::new("player", PlayerState::default)
         .on(|cmd: DepositFunds, state: &PlayerState| FundsDeposited {
             new_balance: Some(chips(
                 state.bankroll() + examples::player::amount(cmd.amount.as_ref()),
@@ -976,22 +980,144 @@ fn a_router_with_snapshots_keeps_them() {
         .apply(|state: &mut PlayerState, event: &FundsDeposited| {
             state.bankroll = event.new_balance.clone()
         })
-        .with_snapshots();
-    let book = events(
-        handle(
-            &router,
-            &request(
-                "player",
-                vec![],
-                vec![Any::pack(&DepositFunds {
-                    amount: Some(chips(4)),
-                })],
-            ),
-        )
-        .unwrap(),
+}
+
+/// The sequences at which `aggregate` returns a snapshot over `commands`
+/// deposits of 1, each decided on the history so far (as a coordinator
+/// storing every page and every snapshot would send it).
+fn snapshots_taken<A: Aggregate>(aggregate: &A, commands: u32) -> Vec<u32> {
+    let mut history: Vec<EventPage> = Vec::new();
+    let mut snapshot: Option<Snapshot> = None;
+    let mut taken = Vec::new();
+    for _ in 0..commands {
+        let mut command = request(
+            "player",
+            history.clone(),
+            vec![Any::pack(&DepositFunds {
+                amount: Some(chips(1)),
+            })],
+        );
+        command.events.as_mut().unwrap().snapshot = snapshot.clone();
+        let book = events(handle(aggregate, &command).unwrap());
+        if let Some(new) = &book.snapshot {
+            let state: PlayerState = new.state.clone().unwrap().unpack().unwrap();
+            assert_eq!(
+                state.bankroll(),
+                i64::from(new.sequence) + 1,
+                "the snapshot holds the state after the command"
+            );
+            taken.push(new.sequence);
+            snapshot = Some(new.clone());
+        }
+        history.extend(book.pages);
+    }
+    taken
+}
+
+#[test]
+fn a_router_with_snapshots_keeps_them_on_its_policy() {
+    let every = angzarr_client::DEFAULT_SNAPSHOT_INTERVAL;
+    assert_eq!(
+        snapshots_taken(&depositing_router().with_snapshots(), every * 2 + 1),
+        [every - 1, every * 2 - 1],
+        "the default: every DEFAULT_SNAPSHOT_INTERVAL events"
     );
-    let state: PlayerState = book.snapshot.unwrap().state.unwrap().unpack().unwrap();
-    assert_eq!(state.bankroll(), 4);
+    assert_eq!(
+        snapshots_taken(
+            &depositing_router().with_snapshot_policy(SnapshotPolicy::every(1)),
+            3
+        ),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        snapshots_taken(
+            &depositing_router().with_snapshot_policy(SnapshotPolicy::every(3)),
+            7
+        ),
+        [2, 5]
+    );
+    assert_eq!(
+        snapshots_taken(
+            &depositing_router().with_snapshot_policy(SnapshotPolicy::when(
+                |state: &PlayerState, _| { state.bankroll() % 5 == 0 }
+            )),
+            11
+        ),
+        [4, 9],
+        "a predicate on the state"
+    );
+    assert!(snapshots_taken(&depositing_router(), 20).is_empty());
+}
+
+/// The player's deposits, with snapshots every two events.
+struct EveryTwo;
+
+#[aggregate(domain = "player", state = PlayerState, snapshot = 2)]
+impl EveryTwo {
+    #[handles(DepositFunds)]
+    fn deposit(&self, cmd: DepositFunds, state: &PlayerState) -> FundsDeposited {
+        FundsDeposited {
+            new_balance: Some(chips(
+                state.bankroll() + examples::player::amount(cmd.amount.as_ref()),
+            )),
+            amount: cmd.amount,
+            deposited_at: None,
+        }
+    }
+
+    #[applies(FundsDeposited)]
+    fn deposited(state: &mut PlayerState, event: &FundsDeposited) {
+        state.bankroll = event.new_balance.clone();
+    }
+}
+
+fn on_a_round_bankroll(state: &PlayerState, _sequence: u32) -> bool {
+    state.bankroll() % 4 == 0
+}
+
+/// The player's deposits, with a snapshot whenever the bankroll is a
+/// multiple of 4.
+struct RoundBankroll;
+
+#[aggregate(domain = "player", state = PlayerState, snapshot = on_a_round_bankroll)]
+impl RoundBankroll {
+    #[handles(DepositFunds)]
+    fn deposit(&self, cmd: DepositFunds, state: &PlayerState) -> FundsDeposited {
+        EveryTwo.deposit(cmd, state)
+    }
+
+    #[applies(FundsDeposited)]
+    fn deposited(state: &mut PlayerState, event: &FundsDeposited) {
+        EveryTwo::deposited(state, event);
+    }
+}
+
+#[test]
+fn the_macro_takes_a_snapshot_schedule() {
+    assert_eq!(snapshots_taken(&EveryTwo, 6), [1, 3, 5]);
+    assert_eq!(snapshots_taken(&RoundBankroll, 9), [3, 7]);
+    let every = angzarr_client::DEFAULT_SNAPSHOT_INTERVAL;
+    assert_eq!(
+        snapshots_taken(&DefaultSchedule, every * 2),
+        [every - 1, every * 2 - 1],
+        "a bare `snapshot`: the default policy"
+    );
+}
+
+/// The player's deposits, on the default snapshot schedule.
+struct DefaultSchedule;
+
+#[aggregate(domain = "player", state = PlayerState, snapshot)]
+impl DefaultSchedule {
+    #[handles(DepositFunds)]
+    fn deposit(&self, cmd: DepositFunds, state: &PlayerState) -> FundsDeposited {
+        EveryTwo.deposit(cmd, state)
+    }
+
+    #[applies(FundsDeposited)]
+    fn deposited(state: &mut PlayerState, event: &FundsDeposited) {
+        EveryTwo::deposited(state, event);
+    }
 }
 
 #[test]

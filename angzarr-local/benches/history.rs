@@ -2,9 +2,10 @@
 //! `DepositFunds` to the coordinator over loopback gRPC; the coordinator
 //! loads the player's history from SQLite and asks the in-process player
 //! aggregate to decide. Compares a player with 10,000 prior events to fresh
-//! players (one prior event each), with the aggregate keeping snapshots
-//! (the coordinator loads the latest snapshot and the pages above it) and
-//! without (the coordinator loads every page).
+//! players (one prior event each), with the aggregate returning a snapshot
+//! every 1, 10, 100 and 1,000 events and on the default schedule (the
+//! coordinator loads the latest snapshot and the pages above it), and
+//! without snapshots (the coordinator loads every page).
 //!
 //! Run with `cargo bench -p angzarr-local --bench history`; run directly
 //! without `--bench`, it takes 200 prior events and short rounds. Every
@@ -14,7 +15,7 @@ mod support;
 
 use std::time::Instant;
 
-use angzarr_client::AggregateService;
+use angzarr_client::{AggregateService, SnapshotPolicy, DEFAULT_SNAPSHOT_INTERVAL};
 use angzarr_local::component::AggregateLogic;
 use angzarr_local::{LocalCoordinator, SqliteStore};
 use angzarr_proto::command_handler_coordinator_service_client::CommandHandlerCoordinatorServiceClient;
@@ -22,6 +23,7 @@ use angzarr_proto::{
     business_response, BusinessResponse, ContextualCommand, EventBook, FactRequest, SyncMode,
 };
 use examples::player::Player;
+use examples::player_router::player_router;
 use support::{coordinator, request};
 use tonic::transport::Channel;
 use tonic::Status;
@@ -111,15 +113,29 @@ fn main() {
             "| snapshots | fresh commands/s | {prior} prior events commands/s | fresh / long |"
         );
         println!("|---|---:|---:|---:|");
-        for (label, builder) in [
+        let every = |n: u32| {
             (
-                "kept",
+                format!("every {n}"),
                 LocalCoordinator::builder()
-                    .store(SqliteStore::open(dir.join("kept.db")).expect("db"))
-                    .domain_aggregate(Player),
+                    .store(SqliteStore::open(dir.join(format!("every-{n}.db"))).expect("db"))
+                    .domain_aggregate(
+                        player_router().with_snapshot_policy(SnapshotPolicy::every(n)),
+                    ),
+            )
+        };
+        for (label, builder) in [
+            every(1),
+            every(10),
+            every(100),
+            every(1_000),
+            (
+                format!("default (every {DEFAULT_SNAPSHOT_INTERVAL})"),
+                LocalCoordinator::builder()
+                    .store(SqliteStore::open(dir.join("default.db")).expect("db"))
+                    .domain_aggregate(player_router().with_snapshots()),
             ),
             (
-                "none",
+                "none".to_owned(),
                 LocalCoordinator::builder()
                     .store(SqliteStore::open(dir.join("none.db")).expect("db"))
                     .domain_logic("player", WithoutSnapshots(AggregateService::new(Player))),

@@ -12,12 +12,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use angzarr_client::SnapshotPolicy;
 use angzarr_local::store::{Append, Publication};
 use angzarr_local::{AggregateKey, EventStore, LocalCoordinator, SqliteStore};
 use angzarr_proto::{
     AnyExt, CommandBook, CommandPage, CommandRequest, Cover, EventPage, MergeStrategy,
 };
 use examples::player::{chips, Player};
+use examples::player_router::player_router;
 use examples::proto::{DepositFunds, RegisterPlayer};
 use prost::Message;
 use prost_types::Any;
@@ -91,7 +93,8 @@ fn crash_at(db: &str, statement: usize) {
     let store = Arc::new(SqliteStore::open(db).expect("open the database"));
     let coordinator = LocalCoordinator::builder()
         .store(Arc::clone(&store))
-        .domain_aggregate(Player)
+        // A snapshot with every command, so that each append writes one.
+        .domain_aggregate(player_router().with_snapshot_policy(SnapshotPolicy::every(1)))
         .projector_logic(
             "nobody",
             Ok(vec![angzarr_local::Subscription::domain("player")]),

@@ -102,6 +102,23 @@ pub struct DomainList {
     pub items: Vec<LitStr>,
 }
 
+/// `snapshot`, `snapshot = 100` or `snapshot = predicate`.
+pub struct SnapshotArg {
+    /// The `snapshot` key.
+    pub span: Span,
+    pub schedule: Schedule,
+}
+
+/// When an aggregate returns a snapshot.
+pub enum Schedule {
+    /// The library's default policy.
+    Default,
+    /// Every this many events (at least 1).
+    Every(syn::LitInt),
+    /// When `predicate(&state, last_sequence)` holds.
+    When(Path),
+}
+
 /// The arguments of a component attribute; which may appear depends on the kind.
 #[derive(Default)]
 pub struct Args {
@@ -114,7 +131,7 @@ pub struct Args {
     pub domains: Option<DomainList>,
     pub state: Option<Type>,
     pub state_factory: Option<Path>,
-    pub snapshot: Option<Span>,
+    pub snapshot: Option<SnapshotArg>,
     pub upcaster: Option<Expr>,
     pub krate: Option<Path>,
 }
@@ -158,7 +175,7 @@ pub fn component_args(kind: Kind, tokens: TokenStream, errors: &mut Errors) -> A
             "domains" => set!(domains, domain_list(&meta)?),
             "state" => set!(state, meta.value()?.parse::<Type>()?),
             "state_factory" => set!(state_factory, meta.value()?.parse::<Path>()?),
-            "snapshot" => set!(snapshot, key.span()),
+            "snapshot" => set!(snapshot, snapshot_arg(kind, &meta)?),
             "upcaster" => set!(upcaster, meta.value()?.parse::<Expr>()?),
             "crate" => set!(krate, meta.value()?.parse::<Path>()?),
             _ => return Err(meta.error(format!("unknown argument `{name}`"))),
@@ -169,6 +186,50 @@ pub fn component_args(kind: Kind, tokens: TokenStream, errors: &mut Errors) -> A
         errors.push(error);
     }
     args
+}
+
+fn snapshot_arg(kind: Kind, meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<SnapshotArg> {
+    let span = meta.path.span();
+    if !meta.input.peek(Token![=]) {
+        return Ok(SnapshotArg {
+            span,
+            schedule: Schedule::Default,
+        });
+    }
+    let value = meta.value()?;
+    if kind != Kind::Aggregate {
+        return Err(value.error(format!(
+            "`snapshot` takes no value on {}: a snapshot schedule (`snapshot = 100`, `snapshot = predicate`) is an aggregate's",
+            kind.noun()
+        )));
+    }
+    if value.peek(syn::LitInt) {
+        let events: syn::LitInt = value.parse()?;
+        return match events.base10_parse::<u32>() {
+            Ok(0) => Err(syn::Error::new(
+                events.span(),
+                "`snapshot = 0` would never take a snapshot; give a number of events of at least 1, or leave out `snapshot` to keep none",
+            )),
+            Ok(_) => Ok(SnapshotArg {
+                span,
+                schedule: Schedule::Every(events),
+            }),
+            Err(_) => Err(syn::Error::new(
+                events.span(),
+                "`snapshot = N` takes a number of events that fits in a u32",
+            )),
+        };
+    }
+    match value.parse::<Path>() {
+        Ok(predicate) => Ok(SnapshotArg {
+            span,
+            schedule: Schedule::When(predicate),
+        }),
+        Err(error) => Err(syn::Error::new(
+            error.span(),
+            "expected `snapshot`, `snapshot = <events>` (a snapshot every that many events) or `snapshot = <fn(&State, u32) -> bool>`",
+        )),
+    }
 }
 
 fn domain_list(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<DomainList> {

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{LitStr, Path, Type};
 
 use crate::ast::{Call, Component, Extra, Handler};
-use crate::attr::{DomainList, Kind};
+use crate::attr::{DomainList, Kind, Schedule};
 
 /// What every piece of generated code needs to know.
 struct Ctx<'a> {
@@ -241,7 +241,8 @@ fn state_items(ctx: &Ctx<'_>) -> TokenStream {
             }
         }
     });
-    let snapshot = model.args.snapshot.map(|span| {
+    let snapshot = model.args.snapshot.as_ref().map(|arg| {
+        let span = arg.span;
         quote_spanned! {span=>
             fn snapshot(&self, state: &Self::State) -> ::core::option::Option<#private::Any> {
                 ::core::option::Option::Some(#private::pack_state::<#state>(state))
@@ -287,6 +288,31 @@ fn state_items(ctx: &Ctx<'_>) -> TokenStream {
         }
 
         #snapshot
+    }
+}
+
+/// An aggregate's `snapshot_due` for `snapshot = N` or `snapshot = predicate`;
+/// a bare `snapshot` keeps the library's default policy.
+fn snapshot_due(ctx: &Ctx<'_>) -> TokenStream {
+    let private = &ctx.private;
+    let Some(arg) = ctx.model.args.snapshot.as_ref() else {
+        return quote!();
+    };
+    let decide = match &arg.schedule {
+        Schedule::Default => return quote!(),
+        Schedule::Every(events) => quote_spanned! {events.span()=>
+            #private::snapshot_every(#events, first, last)
+        },
+        // Spanned on the path: a predicate of the wrong shape is reported there.
+        Schedule::When(predicate) => quote_spanned! {predicate.span()=>
+            #private::snapshot_when::<Self::State>(#predicate, state, last)
+        },
+    };
+    quote! {
+        #[allow(unused_variables)]
+        fn snapshot_due(&self, state: &Self::State, first: u32, last: u32) -> bool {
+            #decide
+        }
     }
 }
 
@@ -506,6 +532,8 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
         },
     };
 
+    let snapshot_due = snapshot_due(ctx);
+
     quote! {
         #commands
         #events
@@ -534,6 +562,7 @@ fn aggregate(ctx: &Ctx<'_>) -> TokenStream {
 
         impl #private::Aggregate for #self_ty {
             #state
+            #snapshot_due
 
             fn name(&self) -> &str {
                 #name

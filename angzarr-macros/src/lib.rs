@@ -67,7 +67,10 @@ impl Errors {
 /// at most 64 characters), `state = Type` (required), `state_factory = path`
 /// (a function returning the empty state; otherwise `Default`), `snapshot`
 /// (the state is a protobuf message, kept as snapshots and used for
-/// `Replay`), `upcaster = value` (an `#[upcaster]` whose rules upgrade the
+/// `Replay`; returned every `angzarr_client::DEFAULT_SNAPSHOT_INTERVAL`
+/// events, or every N with `snapshot = N`, or when a
+/// `fn(&State, u32) -> bool` given the state and the last event's sequence
+/// says so with `snapshot = path`), `upcaster = value` (an `#[upcaster]` whose rules upgrade the
 /// history before it is applied), `crate = path` (where `angzarr_client` is,
 /// if renamed).
 ///

@@ -99,7 +99,10 @@ impl PlayerView for PlayerState {
     }
 }
 
-/// The player aggregate. Its state is `examples.PlayerState`, kept as snapshots.
+/// The player aggregate. Its state is `examples.PlayerState`, returned as a
+/// snapshot with every command (`snapshot = 1`), so that every answer shows
+/// the player as it now is; an aggregate with long histories keeps the
+/// default schedule (a bare `snapshot`, as the table does).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Player;
 
@@ -111,7 +114,7 @@ fn positive(amount: i64) -> Result<(), Rejection> {
     require_positive(amount, "amount").map_err(|r| r.with_kind(RejectionKind::FailedPrecondition))
 }
 
-#[aggregate(domain = "player", state = PlayerState, snapshot)]
+#[aggregate(domain = "player", state = PlayerState, snapshot = 1)]
 impl Player {
     /// Registers a new player.
     #[handles(RegisterPlayer)]

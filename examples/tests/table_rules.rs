@@ -37,25 +37,42 @@ trait Runner {
     ) -> impl Future<Output = Outcome>;
 }
 
-fn outcome(response: angzarr_client::proto::BusinessResponse) -> Outcome {
+/// The events a command produced and the table's state after them: the
+/// snapshot when the answer carries one (the table's schedule), else the
+/// history and the new events folded.
+fn outcome(given: &[Any], response: angzarr_client::proto::BusinessResponse) -> Outcome {
     match response.result {
         Some(business_response::Result::Events(book)) => {
-            let state = book
-                .snapshot
-                .and_then(|snapshot| snapshot.state)
-                .map(|state| {
-                    state
-                        .unpack::<TableState>()
-                        .expect("the snapshot is a TableState")
-                })
-                .expect("the table keeps snapshots");
-            Ok((
-                book.pages
-                    .into_iter()
-                    .filter_map(|page| page.event().cloned())
-                    .collect(),
-                state,
-            ))
+            let events: Vec<Any> = book
+                .pages
+                .iter()
+                .filter_map(|page| page.event().cloned())
+                .collect();
+            let packed = match book.snapshot.and_then(|snapshot| snapshot.state) {
+                Some(state) => state,
+                None => {
+                    let pages = given
+                        .iter()
+                        .chain(&events)
+                        .enumerate()
+                        .map(|(sequence, event)| EventPage::new(sequence as u32, event.clone()))
+                        .collect();
+                    angzarr_client::aggregate::runtime::replay(
+                        &Table,
+                        &angzarr_client::proto::ReplayRequest {
+                            base_snapshot: None,
+                            events: pages,
+                        },
+                    )
+                    .expect("the table replays")
+                    .state
+                    .expect("a replayed state")
+                }
+            };
+            let state = packed
+                .unpack::<TableState>()
+                .expect("the state is a TableState");
+            Ok((events, state))
         }
         other => panic!("not events: {other:?}"),
     }
@@ -71,11 +88,11 @@ impl Runner for Fixture {
         command: C,
     ) -> Outcome {
         let mut test = AggregateTest::new(Table);
-        for event in given {
-            test = test.given(Event::from_any(event));
+        for event in &given {
+            test = test.given(Event::from_any(event.clone()));
         }
         match test.when(command).result() {
-            Ok(response) => outcome(response.clone()),
+            Ok(response) => outcome(&given, response.clone()),
             Err(error) => Err((
                 error.code(),
                 error
@@ -128,9 +145,9 @@ impl Runner for Grpc {
             cover: Some(cover()),
             snapshot: None,
             pages: given
-                .into_iter()
+                .iter()
                 .enumerate()
-                .map(|(sequence, event)| EventPage::new(sequence as u32, event))
+                .map(|(sequence, event)| EventPage::new(sequence as u32, event.clone()))
                 .collect(),
             next_sequence: next,
         };
@@ -142,7 +159,7 @@ impl Runner for Grpc {
             }),
         };
         match self.client.clone().handle(request).await {
-            Ok(response) => outcome(response.into_inner()),
+            Ok(response) => outcome(&given, response.into_inner()),
             Err(status) => Err((status.code(), status.message().to_owned())),
         }
     }

@@ -18,12 +18,15 @@ mod router;
 pub mod runtime;
 pub(crate) mod server;
 mod service;
+mod snapshots;
 pub(crate) mod testing;
 
 pub use context::CommandContext;
 pub use router::CommandRouter;
 pub use server::AggregateServer;
 pub use service::AggregateService;
+pub(crate) use snapshots::every_due;
+pub use snapshots::{SnapshotPolicy, DEFAULT_SNAPSHOT_INTERVAL};
 
 /// An event-sourced aggregate: decides commands from state rebuilt by
 /// applying its events.
@@ -165,6 +168,18 @@ pub trait Aggregate: Send + Sync + 'static {
     fn snapshot(&self, state: &Self::State) -> Option<Any> {
         let _ = state;
         None
+    }
+
+    /// Whether a command whose events have the sequences `first..=last`
+    /// returns `state` (the state after them) as a snapshot; asked only of
+    /// an aggregate that keeps snapshots. The default follows
+    /// [`SnapshotPolicy::default`]: every [`DEFAULT_SNAPSHOT_INTERVAL`]
+    /// events. `#[aggregate(snapshot = 100)]` or
+    /// `#[aggregate(snapshot = predicate)]` and
+    /// [`CommandRouter::with_snapshot_policy`] choose another.
+    fn snapshot_due(&self, state: &Self::State, first: u32, last: u32) -> bool {
+        let _ = state;
+        every_due(DEFAULT_SNAPSHOT_INTERVAL, first, last)
     }
 
     /// The state held by a snapshot; `None` if this aggregate keeps no snapshots.

@@ -7,7 +7,7 @@ use std::future::{ready, Future};
 
 use angzarr_proto::{Any, AnyExt, RejectionNotification};
 
-use super::{Aggregate, CommandContext};
+use super::{Aggregate, CommandContext, SnapshotPolicy};
 use crate::decode::{decode_command, decode_event_bytes, decode_state};
 use crate::event::HandlerOutput;
 use crate::{ComponentError, MessageName, Rejection, RejectionRoute, Upcaster};
@@ -58,6 +58,7 @@ pub struct CommandRouter<S> {
     rejections: Vec<RejectionRoute>,
     compensators: Vec<CompensateFn<S>>,
     snapshots: Option<SnapshotFns<S>>,
+    snapshot_policy: SnapshotPolicy<S>,
     upcaster: Option<(UpcastFn, UpcastsFn)>,
 }
 
@@ -79,6 +80,7 @@ impl<S: Send + Sync + 'static> CommandRouter<S> {
             rejections: Vec::new(),
             compensators: Vec::new(),
             snapshots: None,
+            snapshot_policy: SnapshotPolicy::default(),
             upcaster: None,
         }
     }
@@ -249,11 +251,30 @@ impl<S> CommandRouter<S>
 where
     S: prost::Name + Default + Send + Sync + 'static,
 {
-    /// Keeps snapshots: the state (a protobuf message) is returned after each
-    /// command and restored from the history's snapshot.
+    /// Keeps snapshots: the state (a protobuf message) is restored from the
+    /// history's snapshot and returned as one every
+    /// [`DEFAULT_SNAPSHOT_INTERVAL`](crate::DEFAULT_SNAPSHOT_INTERVAL) events
+    /// ([`SnapshotPolicy::default`]).
     pub fn with_snapshots(mut self) -> Self {
         self.snapshots = Some((|state| Any::pack(state), decode_state::<S>));
         self
+    }
+
+    /// Keeps snapshots, returned when `policy` says:
+    /// `with_snapshot_policy(SnapshotPolicy::every(100))`, or a predicate on
+    /// the state and the last event's sequence.
+    ///
+    /// ```
+    /// use angzarr_client::{CommandRouter, SnapshotPolicy};
+    /// use angzarr_client::proto::Cover;
+    ///
+    /// let router = CommandRouter::new("counter", Cover::default)
+    ///     .with_snapshot_policy(SnapshotPolicy::every(100));
+    /// # let _ = router;
+    /// ```
+    pub fn with_snapshot_policy(mut self, policy: SnapshotPolicy<S>) -> Self {
+        self.snapshot_policy = policy;
+        self.with_snapshots()
     }
 }
 
@@ -344,6 +365,10 @@ impl<S: Send + Sync + 'static> Aggregate for CommandRouter<S> {
 
     fn snapshot(&self, state: &S) -> Option<Any> {
         self.snapshots.map(|(pack, _)| pack(state))
+    }
+
+    fn snapshot_due(&self, state: &S, first: u32, last: u32) -> bool {
+        self.snapshot_policy.is_due(state, first, last)
     }
 
     fn upcast<'e>(&self, event: &'e Any) -> Result<Cow<'e, Any>, ComponentError> {

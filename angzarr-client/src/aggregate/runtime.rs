@@ -389,8 +389,8 @@ fn unknown_command<A: Aggregate>(aggregate: &A, type_url: &str) -> ComponentErro
 }
 
 /// Stamps produced events (`next + i`, one creation time) and adds the new
-/// state as a snapshot when the aggregate keeps them; the caller echoes the
-/// cover.
+/// state as a snapshot when the aggregate keeps them and its policy says one
+/// is due (asked before the state is packed); the caller echoes the cover.
 fn events_response<A: Aggregate>(
     aggregate: &A,
     state: &A::State,
@@ -399,13 +399,16 @@ fn events_response<A: Aggregate>(
 ) -> Result<BusinessResponse, ComponentError> {
     let count = events.len();
     let pages = history::stamp(events, next)?;
-    let snapshot = match pages.last().and_then(|page| page.sequence()) {
-        Some(last) => aggregate.snapshot(state).map(|packed| Snapshot {
-            sequence: last,
-            state: Some(packed),
-            retention: 0,
-        }),
-        None => None,
+    let first = pages.first().and_then(|page| page.sequence());
+    let snapshot = match (first, pages.last().and_then(|page| page.sequence())) {
+        (Some(first), Some(last)) if aggregate.snapshot_due(state, first, last) => {
+            aggregate.snapshot(state).map(|packed| Snapshot {
+                sequence: last,
+                state: Some(packed),
+                retention: 0,
+            })
+        }
+        _ => None,
     };
     Ok(BusinessResponse {
         result: Some(business_response::Result::Events(EventBook {

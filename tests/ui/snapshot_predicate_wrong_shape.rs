@@ -1,0 +1,19 @@
+#![allow(unused_imports)]
+use angzarr_client::prelude::*;
+use examples::proto::{PlayerRegistered, PlayerState, RegisterPlayer};
+
+struct Player;
+
+#[aggregate(domain = "player", state = PlayerState, snapshot = every_round)]
+impl Player {
+    #[handles(RegisterPlayer)]
+    fn register(&self, _cmd: RegisterPlayer) -> PlayerRegistered {
+        PlayerRegistered::default()
+    }
+}
+
+fn every_round(state: &PlayerState) -> bool {
+    state.bankroll.is_some()
+}
+
+fn main() {}
