@@ -8,8 +8,11 @@
 #
 # BEFORE and AFTER are git revisions (AFTER defaults to the working tree,
 # uncommitted changes included), ROUNDS defaults to 3 and BENCH to `local`.
-# Each build shares this checkout's target directory; the bench binaries are
-# copied to target/against/ before the next build replaces them.
+# The working tree builds in this checkout's target directory, a revision in
+# a target directory of its own under target/against/ (cargo names a
+# workspace's artifacts without their path, and judges freshness by time, so
+# one shared directory could hand one side the other's binary); the bench
+# binaries are copied to target/against/.
 set -euo pipefail
 
 before=${1:?usage: against.sh BEFORE [AFTER] [ROUNDS] [BENCH]}
@@ -22,14 +25,16 @@ target=${CARGO_TARGET_DIR:-$root/target}
 out=$target/against
 mkdir -p "$out"
 
-# Builds the bench in directory $1 and copies its binary to $2.
+# Builds the bench in directory $1 into target directory $2 and copies its
+# binary to $3.
 build() {
-    local dir=$1 copy=$2 executable
+    local dir=$1 into=$2 copy=$3 executable
     echo "building $bench in $dir" >&2
-    executable=$(cd "$dir" && CARGO_TARGET_DIR=$target cargo bench -p angzarr-local \
+    executable=$(cd "$dir" && CARGO_TARGET_DIR=$into cargo bench -p angzarr-local \
         --bench "$bench" --no-run --message-format=json 2>/dev/null |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
     [ -n "$executable" ] || { echo "no $bench bench built in $dir" >&2; exit 1; }
+    rm -f "$copy"
     cp "$executable" "$copy"
 }
 
@@ -50,13 +55,16 @@ trap cleanup EXIT
 
 dir=$(worktree "$before")
 trees+=("$dir")
-build "$dir" "$out/$bench-before"
+build "$dir" "$out/target-before" "$out/$bench-before"
 if [ -n "$after" ]; then
     dir=$(worktree "$after")
     trees+=("$dir")
-    build "$dir" "$out/$bench-after"
+    build "$dir" "$out/target-after" "$out/$bench-after"
 else
-    build "$root" "$out/$bench-after"
+    build "$root" "$target" "$out/$bench-after"
+fi
+if cmp -s "$out/$bench-before" "$out/$bench-after"; then
+    echo "note: both builds gave the same binary" >&2
 fi
 
 results=$out/$bench-results.txt
