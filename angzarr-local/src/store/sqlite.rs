@@ -231,6 +231,14 @@ impl SqliteStore {
         self.crash_point.store(statement, Ordering::SeqCst);
     }
 
+    /// A fresh count of the statements of the next transaction that appends.
+    fn statements(&self) -> Statements<'_> {
+        Statements {
+            crash_point: &self.crash_point,
+            count: 0,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // SQLite rolls back an unfinished transaction itself; the connection
         // stays usable after a panic elsewhere.
@@ -495,10 +503,7 @@ impl EventStore for SqliteStore {
 
     fn append(&self, append: &Append<'_>) -> Result<Option<u64>, StoreError> {
         check_sequences(append.at, append.pages)?;
-        let mut statements = Statements {
-            crash_point: &self.crash_point,
-            count: 0,
-        };
+        let mut statements = self.statements();
         let mut connection = self.lock();
         statements.next();
         let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -509,13 +514,12 @@ impl EventStore for SqliteStore {
     }
 
     fn append_all(&self, appends: &[Append<'_>]) -> Vec<Result<Option<u64>, StoreError>> {
+        // A lone append needs no savepoint: its failure rolls back the
+        // transaction, which holds nothing else.
         if let [append] = appends {
             return vec![self.append(append)];
         }
-        let mut statements = Statements {
-            crash_point: &self.crash_point,
-            count: 0,
-        };
+        let mut statements = self.statements();
         let mut connection = self.lock();
         match write_all(&mut connection, appends, &mut statements) {
             Ok(results) => results,
