@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs one of angzarr-local's end-to-end benches built from two commits,
-# alternating in one sitting, and prints the median commands/s of every row
-# for each and their ratio. On a shared machine a single run swings by tens
+# alternating in one sitting, and prints, for every row of the tables the
+# bench prints, the median of each rate column (`commands/s`, ...) for each
+# build and their ratio. On a shared machine a single run swings by tens
 # of percent; alternating builds in one sitting is what makes two comparable.
 #
 #   angzarr-local/benches/against.sh BEFORE [AFTER] [ROUNDS] [BENCH]
@@ -32,6 +33,7 @@ build() {
     echo "building $bench in $dir" >&2
     executable=$(cd "$dir" && CARGO_TARGET_DIR=$into cargo bench -p angzarr-local \
         --bench "$bench" --no-run --message-format=json 2>/dev/null |
+        grep '"kind":\["bench"\]' | grep "\"name\":\"$bench\"" |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
     [ -n "$executable" ] || { echo "no $bench bench built in $dir" >&2; exit 1; }
     rm -f "$copy"
@@ -72,18 +74,43 @@ results=$out/$bench-results.txt
 for round in $(seq 1 "$rounds"); do
     for side in before after; do
         echo "round $round/$rounds: $side" >&2
-        # Table rows: | name | clients | commands | commands/s | ...
-        "$out/$bench-$side" --bench 2>/dev/null |
-            awk -F'|' -v side="$side" '
-                NF > 5 && $4 ~ /^ *[0-9]+ *$/ && $5 ~ /^ *[0-9.]+ *$/ {
-                    gsub(/^ +| +$/, "", $2); gsub(/^ +| +$/, "", $3); gsub(/ /, "", $5)
-                    print side "\t" $2 ", " $3 " clients\t" $5
-                }' >>"$results"
+        # Every markdown table whose header has a `.../s` column: a row is
+        # named by its other columns (counts and latencies left out) and
+        # gives one figure per rate column.
+        "$out/$bench-$side" --bench >"$out/$bench-$side.txt" 2>"$out/$bench-$side.err" ||
+            { echo "the $side run of $bench failed:" >&2; tail -n 5 "$out/$bench-$side.err" >&2; exit 1; }
+        awk -F'|' -v side="$side" '
+            /^\|/ && /\/s *\|/ {
+                for (i = 2; i < NF; i++) {
+                    name[i] = $i; gsub(/^ +| +$/, "", name[i])
+                    rate[i] = name[i] ~ /\/s$/
+                    skip[i] = name[i] ~ /^(commands|p50|p99)$|\// && !rate[i]
+                }
+                table = 1; next
+            }
+            /^\|-/ { next }
+            /^\|/ && table {
+                label = ""
+                for (i = 2; i < NF; i++) {
+                    if (rate[i] || skip[i]) continue
+                    cell = $i; gsub(/^ +| +$/, "", cell)
+                    label = label (label == "" ? "" : ", ") cell
+                }
+                for (i = 2; i < NF; i++) {
+                    if (!rate[i]) continue
+                    cell = $i; gsub(/[ ,]/, "", cell)
+                    print side "\t" label " (" name[i] ")\t" cell
+                }
+                next
+            }
+            { table = 0 }' "$out/$bench-$side.txt" >>"$results"
+        grep -q "^$side"$'\t' "$results" ||
+            { echo "no table with a .../s column in the $side run of $bench" >&2; exit 1; }
     done
 done
 
 echo
-echo "| $bench row | before (commands/s, each run) | after | median ratio |"
+echo "| $bench row | before (each run) | after | median ratio |"
 echo "|---|---|---|---:|"
 awk -F'\t' '
     function median(list,    n, values, i, j, t) {
@@ -99,6 +126,8 @@ awk -F'\t' '
         for (r = 1; r <= rows; r++) {
             row = order[r]
             b = median(runs["before", row]); a = median(runs["after", row])
-            printf "| %s |%s |%s | %.2fx |\n", row, runs["before", row], runs["after", row], (b > 0 ? a / b : 0)
+            # A row only one build prints has no ratio.
+            printf "| %s |%s |%s | %s |\n", row, runs["before", row], runs["after", row],
+                ((b > 0 && a > 0) ? sprintf("%.2fx", a / b) : "-")
         }
     }' "$results"
