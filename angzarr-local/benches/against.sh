@@ -103,9 +103,12 @@ for round in $(seq 1 "$rounds"); do
                 }
                 next
             }
-            { table = 0 }' "$out/$bench-$side.txt" >>"$results"
-        grep -q "^$side"$'\t' "$results" ||
+            { table = 0 }' "$out/$bench-$side.txt" >"$out/$bench-$side.rows"
+        # Checked per run: an earlier round's rows must not hide a run that
+        # printed none.
+        [ -s "$out/$bench-$side.rows" ] ||
             { echo "no table with a .../s column in the $side run of $bench" >&2; exit 1; }
+        cat "$out/$bench-$side.rows" >>"$results"
     done
 done
 
