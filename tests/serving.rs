@@ -71,6 +71,45 @@ impl Brittle {
     }
 }
 
+/// An aggregate whose `SitIn` waits: at [`GATE`] for a table root of
+/// `gate` (counting itself in [`GATE_ENTERED`] first), forever for `never`.
+struct Gated;
+
+static GATE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+static GATE_ARRIVED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+static GATE_ENTERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[aggregate(domain = "gated", state = examples::proto::PlayerState)]
+impl Gated {
+    #[handles(SitIn)]
+    async fn sit_in(&self, cmd: SitIn) -> PlayerReturningToPlay {
+        match cmd.table_root.as_slice() {
+            b"gate" => {
+                GATE_ENTERED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                GATE_ARRIVED.notify_one();
+                GATE.notified().await;
+            }
+            b"never" => std::future::pending::<()>().await,
+            _ => {}
+        }
+        PlayerReturningToPlay {
+            table_root: cmd.table_root,
+            sat_in_at: None,
+        }
+    }
+
+    #[handles(SitOut)]
+    fn sit_out(&self, _cmd: SitOut) -> PlayerSittingOut {
+        PlayerSittingOut::default()
+    }
+}
+
+fn sit_in(table_root: &[u8]) -> Any {
+    Any::pack(&SitIn {
+        table_root: table_root.to_vec(),
+    })
+}
+
 /// [`Faulty`] claiming its handlers never await, though one does.
 struct Impatient;
 
@@ -122,6 +161,7 @@ impl angzarr_client::Aggregate for Impatient {
 }
 
 struct Running {
+    address: std::net::SocketAddr,
     channel: Channel,
     stop: oneshot::Sender<()>,
     finished: tokio::task::JoinHandle<Result<(), ServeError>>,
@@ -141,17 +181,57 @@ async fn start(server: Server) -> Running {
     let ListenAddress::Tcp(address) = bound.local_address().clone() else {
         unreachable!("asked for TCP")
     };
-    let finished = tokio::spawn(bound.serve());
+    connected(address, stop, tokio::spawn(bound.serve())).await
+}
+
+/// A server running at `address`, with a channel to it.
+async fn connected(
+    address: std::net::SocketAddr,
+    stop: oneshot::Sender<()>,
+    finished: tokio::task::JoinHandle<Result<(), ServeError>>,
+) -> Running {
     let channel = Endpoint::try_from(format!("http://{address}"))
         .unwrap()
         .connect()
         .await
         .expect("connect");
     Running {
+        address,
         channel,
         stop,
         finished,
     }
+}
+
+/// `service` served by tonic's own transport: the independent statement of
+/// what a gRPC server answers, connection handling included.
+async fn start_tonic<S>(service: S) -> Running
+where
+    S: tower::Service<
+            tonic::codegen::http::Request<tonic::body::Body>,
+            Response = tonic::codegen::http::Response<tonic::body::Body>,
+            Error = std::convert::Infallible,
+        > + tonic::server::NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (stop, stopped) = oneshot::channel::<()>();
+    let incoming =
+        tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = incoming.local_addr().unwrap();
+    let finished = tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await
+            .map_err(|error| ServeError::Listener(error.to_string()))
+    });
+    connected(address, stop, finished).await
 }
 
 fn contextual(domain: &str, history: Vec<EventPage>, command: Any) -> ContextualCommand {
@@ -670,7 +750,15 @@ async fn tower_layers_wrap_every_call() {
         .aggregate(Player)
         .layer(tower::util::MapRequestLayer::new(
             move |request: tonic::codegen::http::Request<tonic::body::Body>| {
-                counter.fetch_add(1, Ordering::SeqCst);
+                // Layers see the connection as under tonic's transport.
+                let from_loopback = request
+                    .extensions()
+                    .get::<tonic::transport::server::TcpConnectInfo>()
+                    .and_then(|info| info.remote_addr)
+                    .is_some_and(|address| address.ip().is_loopback());
+                if from_loopback {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
                 request
             },
         ));
@@ -794,16 +882,13 @@ async fn raw_handle(
     .await
 }
 
-/// What a server answers to a call of `path` with `body` as the request's
-/// bytes.
-async fn raw_call(
-    channel: &Channel,
+/// A gRPC call of `path` with `body` as its bytes and `headers` beside the
+/// usual ones.
+fn grpc_request(
     path: &str,
-    body: Vec<u8>,
     headers: &[(&'static str, &'static str)],
-) -> (String, String, Vec<u8>) {
-    use http_body::Body as _;
-    use tower::ServiceExt;
+    body: Vec<u8>,
+) -> tonic::codegen::http::Request<RawBody> {
     let mut request = tonic::codegen::http::Request::builder()
         .method("POST")
         .uri(format!("http://localhost{path}"))
@@ -812,10 +897,50 @@ async fn raw_call(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request
-        .body(tonic::body::Body::new(RawBody(Some(body.into()))))
-        .unwrap();
-    let response = channel.clone().oneshot(request).await.unwrap();
+    request.body(RawBody(Some(body.into()))).unwrap()
+}
+
+/// What a server answers to a call of `path` with `body` as the request's
+/// bytes.
+async fn raw_call(
+    channel: &Channel,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&'static str, &'static str)],
+) -> (String, String, Vec<u8>) {
+    use tower::ServiceExt;
+    let request = grpc_request(path, headers, body).map(tonic::body::Body::new);
+    read_answer(channel.clone().oneshot(request).await.unwrap()).await
+}
+
+/// What a server answers to a call of `path` over a bare HTTP/2
+/// connection: with no deadline on the caller's side, what a
+/// `grpc-timeout` header brings is the server's own answer.
+async fn bare_call(
+    address: std::net::SocketAddr,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&'static str, &'static str)],
+) -> (String, String, Vec<u8>) {
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let request = grpc_request(path, headers, body);
+    read_answer(sender.send_request(request).await.unwrap()).await
+}
+
+/// The status code and message of an answer (from its headers or its
+/// trailers) and its message bytes.
+async fn read_answer<B>(response: tonic::codegen::http::Response<B>) -> (String, String, Vec<u8>)
+where
+    B: http_body::Body<Data = bytes::Bytes>,
+    B::Error: std::fmt::Debug,
+{
     let (parts, body) = response.into_parts();
     let mut body = std::pin::pin!(body);
     let (mut data, mut trailers) = (Vec::new(), parts.headers.clone());
@@ -856,7 +981,7 @@ async fn handle_answers_as_tonics_generated_server_does_on_every_framing() {
     let generated = CommandHandlerServiceServer::new(AggregateService::new(Player))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
-    let tonic_server = start(Server::new().service(generated)).await;
+    let tonic_server = start_tonic(generated).await;
 
     let good = prost::Message::encode_to_vec(&contextual("player", vec![], register()));
     let refused =
@@ -1005,4 +1130,183 @@ async fn every_kind_names_the_request_it_could_not_decode() {
     }
     let _ = running.stop.send(());
     let _ = saga.stop.send(());
+}
+
+/// A caller's `grpc-timeout` bounds its call on the server, as tonic's own
+/// transport has it; a header that does not parse is ignored, as there.
+#[tokio::test]
+async fn a_callers_grpc_timeout_ends_the_call_as_tonic_does() {
+    use angzarr_client::proto::command_handler_service_server::CommandHandlerServiceServer;
+    use angzarr_client::AggregateService;
+    let ours = start(Server::new().aggregate(Gated)).await;
+    let theirs = start_tonic(CommandHandlerServiceServer::new(AggregateService::new(
+        Gated,
+    )))
+    .await;
+    let never = framed(
+        0,
+        &prost::Message::encode_to_vec(&contextual("gated", vec![], sit_in(b"never"))),
+    );
+    let quick = framed(
+        0,
+        &prost::Message::encode_to_vec(&contextual("gated", vec![], sit_in(b"now"))),
+    );
+    let cases = [
+        ("past its timeout", &never, "30m", "1"),
+        ("in microseconds", &never, "20000u", "1"),
+        ("within its timeout", &quick, "10S", "0"),
+        ("an unreadable timeout", &quick, "soon", "0"),
+        ("a timeout of nine digits", &quick, "123456789m", "0"),
+    ];
+    for (case, body, timeout, expected) in cases {
+        let path = "/angzarr.CommandHandlerService/Handle";
+        let headers = &[("grpc-timeout", timeout)];
+        // Bounded, so that a server ignoring the header fails the test
+        // rather than hanging it.
+        let bounded = |address| {
+            let call = bare_call(address, path, body.clone(), headers);
+            async move {
+                tokio::time::timeout(Duration::from_secs(10), call)
+                    .await
+                    .unwrap_or_else(|_| panic!("{case}: no answer in 10 s"))
+            }
+        };
+        let answer = bounded(ours.address).await;
+        let their_answer = bounded(theirs.address).await;
+        assert_eq!(
+            (&answer.0, &answer.1),
+            (&their_answer.0, &their_answer.1),
+            "{case}"
+        );
+        assert_eq!(answer.0, expected, "{case}: {}", answer.1);
+    }
+    let _ = ours.stop.send(());
+    let _ = theirs.stop.send(());
+}
+
+/// With a concurrency limit of one, a second call on the same connection
+/// waits for the first to finish rather than running beside it.
+#[tokio::test]
+async fn a_concurrency_limit_holds_back_calls_beyond_it() {
+    use std::sync::atomic::Ordering;
+    let running = start(Server::new().aggregate(Gated).concurrency_limit(1)).await;
+    let mut first = CommandHandlerServiceClient::new(running.channel.clone());
+    let held = tokio::spawn(async move {
+        first
+            .handle(contextual("gated", vec![], sit_in(b"gate")))
+            .await
+    });
+    GATE_ARRIVED.notified().await;
+    let mut second = CommandHandlerServiceClient::new(running.channel.clone());
+    let waited = tokio::time::timeout(
+        Duration::from_millis(300),
+        second.handle(contextual("gated", vec![], sit_in(b"gate"))),
+    )
+    .await;
+    assert!(waited.is_err(), "the second call must wait: {waited:?}");
+    assert_eq!(GATE_ENTERED.load(Ordering::SeqCst), 1, "only one call ran");
+    GATE.notify_one();
+    held.await.unwrap().expect("the first call finishes");
+    // The abandoned call gave its place back.
+    second
+        .handle(contextual("gated", vec![], Any::pack(&SitOut::default())))
+        .await
+        .expect("a later call runs");
+    let _ = running.stop.send(());
+}
+
+/// A service added with [`Server::service`] learns who called it, as under
+/// tonic's own transport.
+#[tokio::test]
+async fn services_see_the_callers_address() {
+    use angzarr_client::proto::command_handler_service_server::{
+        CommandHandlerService, CommandHandlerServiceServer,
+    };
+    use angzarr_client::proto::{BusinessResponse, FactRequest, ReplayRequest, ReplayResponse};
+    struct Peer;
+    fn peer<T>(request: &tonic::Request<T>) -> tonic::Status {
+        tonic::Status::failed_precondition(
+            request
+                .remote_addr()
+                .map(|address| address.ip().to_string())
+                .unwrap_or_default(),
+        )
+    }
+    #[tonic::async_trait]
+    impl CommandHandlerService for Peer {
+        async fn handle(
+            &self,
+            request: tonic::Request<ContextualCommand>,
+        ) -> Result<tonic::Response<BusinessResponse>, tonic::Status> {
+            Err(peer(&request))
+        }
+        async fn handle_fact(
+            &self,
+            request: tonic::Request<FactRequest>,
+        ) -> Result<tonic::Response<EventBook>, tonic::Status> {
+            Err(peer(&request))
+        }
+        async fn replay(
+            &self,
+            request: tonic::Request<ReplayRequest>,
+        ) -> Result<tonic::Response<ReplayResponse>, tonic::Status> {
+            Err(peer(&request))
+        }
+    }
+    let running = start(Server::new().service(CommandHandlerServiceServer::new(Peer))).await;
+    let mut client = CommandHandlerServiceClient::new(running.channel.clone());
+    expect_status(
+        &mut client,
+        contextual("player", vec![], register()),
+        Code::FailedPrecondition,
+        "127.0.0.1",
+    )
+    .await;
+    let _ = running.stop.send(());
+}
+
+/// Settings that cannot work stop the server at `bind`, saying which.
+#[tokio::test]
+async fn unusable_settings_are_refused_at_bind() {
+    let refusal = |result: Result<angzarr_client::BoundServer, ServeError>| match result {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("bound"),
+    };
+    let loopback = || ListenAddress::Tcp("127.0.0.1:0".parse().unwrap());
+    let zero = Server::new()
+        .aggregate(Player)
+        .concurrency_limit(0)
+        .listen(loopback())
+        .bind()
+        .await;
+    assert_eq!(
+        refusal(zero),
+        "Server::concurrency_limit: a limit of 0 calls per connection would answer none; use 1 or more"
+    );
+
+    // A key that is not the certificate's.
+    let one = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let mismatched = Server::new()
+        .aggregate(Player)
+        .tls(one.cert.pem(), other.signing_key.serialize_pem())
+        .listen(loopback())
+        .bind()
+        .await;
+    let message = refusal(mismatched);
+    assert!(
+        message.starts_with("cannot serve TLS: the certificate and key do not go together"),
+        "{message}"
+    );
+    let keyless = Server::new()
+        .aggregate(Player)
+        .tls(one.cert.pem(), "no key here")
+        .listen(loopback())
+        .bind()
+        .await;
+    let message = refusal(keyless);
+    assert!(
+        message.starts_with("cannot serve TLS: the private key PEM holds no usable key"),
+        "{message}"
+    );
 }

@@ -1,8 +1,9 @@
 //! Where a listener sends each call: the hot methods the components name
 //! (`Handle` of each kind, `Upcast`) straight to their handler, everything else
-//! through tonic's routes. A call to a hot method then skips the router's
-//! path matching, request extensions and response mapping; what it
-//! answers is the same either way, as the routes hold every method too.
+//! through tonic's routes; with layers, everything through the layers and
+//! the routes. A call to a hot method then skips the router's path
+//! matching, request extensions and response mapping; what it answers is
+//! the same either way, as the routes hold every method too.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,9 +16,12 @@ use tonic::codegen::http::{Request, Response};
 use tonic::codegen::BoxFuture;
 use tonic::service::{Routes, RoutesBuilder};
 use tonic::Status;
+use tower::util::{BoxCloneService, Oneshot};
+use tower::ServiceExt;
 use tower_service::Service;
 
-use super::unary;
+use super::connection::Caller;
+use super::{unary, BoxError};
 
 /// A handler reached by its full path, e.g. `/angzarr.CommandHandlerService/Handle`.
 pub(crate) type Direct =
@@ -75,49 +79,71 @@ impl Routing {
     }
 }
 
-/// The service a listener serves when no layers were added.
+/// The calls of a listener served without layers: the hot methods by path,
+/// the rest by tonic's routes.
 #[derive(Clone)]
 pub(crate) struct Dispatch {
     direct: Arc<[(&'static str, Direct)]>,
     routes: Routes,
 }
 
-impl Service<Request<Body>> for Dispatch {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Dispatched;
+/// A listener's layered service, boxed as its type varies with the layers.
+pub(crate) type Layered = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
 
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Both the handlers and the routes are always ready.
-        Poll::Ready(Ok(()))
-    }
+/// What a listener serves: its dispatch, or the routes behind the layers
+/// the user added.
+#[derive(Clone)]
+pub(crate) enum Served {
+    Dispatch(Dispatch),
+    Layered(Layered),
+}
 
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        let path = request.uri().path();
-        match self.direct.iter().find(|(known, _)| *known == path) {
-            Some((_, handler)) => Dispatched::Direct(handler(request)),
-            None => Dispatched::Routed(self.routes.call(request)),
+impl Served {
+    /// Starts answering `request`. `caller` goes into the extensions of every
+    /// call something else may read it in: all but the hot methods', whose
+    /// handlers are this crate's.
+    pub(crate) fn call(&self, mut request: Request<Body>, caller: &Caller) -> Answer {
+        match self {
+            Served::Dispatch(dispatch) => {
+                let path = request.uri().path();
+                if let Some((_, handler)) = dispatch.direct.iter().find(|(known, _)| *known == path)
+                {
+                    return Answer::Direct(handler(request));
+                }
+                caller.describe(&mut request);
+                Answer::Routed(dispatch.routes.clone().call(request))
+            }
+            Served::Layered(layered) => {
+                caller.describe(&mut request);
+                Answer::Layered(layered.clone().oneshot(request))
+            }
         }
     }
 }
 
-/// A call's answer, from a handler or from the routes.
-// The routes' future is kept in place: it lives in the connection's
-// per-call future either way, and boxing it would add an allocation to
-// every routed call.
+/// A call's answer: from a handler, from the routes, or from the layers.
+// The routes' future is kept in place: it lives in the stream's task
+// either way, and boxing it would add an allocation to every routed call.
 #[allow(clippy::large_enum_variant)]
-pub(crate) enum Dispatched {
+pub(crate) enum Answer {
     Direct(BoxFuture<Response<Body>, Infallible>),
     Routed(<Routes as Service<Request<Body>>>::Future),
+    Layered(Oneshot<Layered, Request<Body>>),
 }
 
-impl Future for Dispatched {
-    type Output = Result<Response<Body>, Infallible>;
+impl Future for Answer {
+    type Output = Result<Response<Body>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.get_mut() {
-            Dispatched::Direct(answer) => answer.as_mut().poll(cx),
-            Dispatched::Routed(answer) => Pin::new(answer).poll(cx),
+            Answer::Direct(answer) => answer.as_mut().poll(cx).map(|Ok(response)| Ok(response)),
+            Answer::Routed(answer) => Pin::new(answer).poll(cx).map(|Ok(response)| Ok(response)),
+            // A layer that fails with a status (a timeout's, a rate
+            // limit's) is answered with it; any other failure resets the
+            // stream, as tonic's transport does.
+            Answer::Layered(answer) => Pin::new(answer).poll(cx).map(|answered| {
+                answered.or_else(|error| Status::try_from_error(error).map(Status::into_http))
+            }),
         }
     }
 }

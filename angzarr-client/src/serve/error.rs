@@ -25,6 +25,14 @@ pub enum ServeError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A setting given to the `Server` builder that cannot work.
+    #[error("Server::{setting}: {reason}")]
+    InvalidSetting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong with its value.
+        reason: &'static str,
+    },
     /// The address could not be bound (in use, no permission, ...).
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -74,7 +82,10 @@ pub enum ServeError {
     /// A listener's task ended abnormally.
     #[error("a listener stopped abnormally: {0}")]
     Listener(String),
-    /// The transport failed while serving.
-    #[error("the server failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    /// The TLS certificate or key given to `Server::tls` cannot be used.
+    #[error("cannot serve TLS: {reason}")]
+    Tls {
+        /// What is wrong with them.
+        reason: String,
+    },
 }

@@ -22,11 +22,14 @@
 //! 3. then the listeners stop accepting, in-flight calls finish within the
 //!    [grace period](Server::shutdown_grace), and socket files are removed.
 
+mod connection;
 mod dispatch;
 mod error;
 mod listen;
 mod listener;
 mod signal;
+#[cfg(feature = "tls")]
+mod tls;
 mod traced;
 pub(crate) mod unary;
 
@@ -36,8 +39,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
-use tokio_stream::StreamExt;
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::codegen::Bytes;
@@ -54,7 +55,8 @@ pub use error::ServeError;
 pub use listen::{ListenAddress, DEFAULT_PORT, DEFAULT_SERVICE_NAME, DEFAULT_UDS_BASE_PATH};
 pub use signal::shutdown_signal;
 
-use dispatch::{Dispatch, Routing};
+use connection::Connections;
+use dispatch::{Routing, Served};
 use listener::Listener;
 
 use crate::aggregate::server::{AggregateServer, HANDLE_PATH};
@@ -87,15 +89,6 @@ pub const CALL_TIMEOUT_ENV: &str = "CALL_TIMEOUT";
 /// is logged as slow (`1s`, `250ms`, ...).
 pub const SLOW_CALL_ENV: &str = "SLOW_CALL";
 
-/// How much a caller may send on one connection before the server reads it.
-const HTTP2_CONNECTION_WINDOW: u32 = 16 << 20;
-
-/// How much a caller may send on one call before the server reads it.
-const HTTP2_STREAM_WINDOW: u32 = 4 << 20;
-
-/// The largest HTTP/2 frame a caller may send.
-const HTTP2_MAX_FRAME_SIZE: u32 = 1 << 20;
-
 /// The methods a component's server answers itself (see `dispatch`).
 const SAGA_HANDLE_PATH: &str = "/angzarr.SagaService/Handle";
 const PROCESS_MANAGER_HANDLE_PATH: &str = "/angzarr.ProcessManagerService/Handle";
@@ -108,7 +101,6 @@ pub const COMMAND_HANDLER_SERVICE: &str = "angzarr.CommandHandlerService";
 type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
 type AddService = Box<dyn FnOnce(&mut Routing, Option<usize>) + Send>;
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type ServedService = BoxCloneService<Request<Body>, Response<Body>, BoxError>;
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// A readiness check: asked again until it passes.
@@ -168,7 +160,7 @@ pub struct Server<L = Identity> {
     readiness: Vec<ReadinessCheck>,
     layer: L,
     #[cfg(feature = "tls")]
-    tls: Option<tonic::transport::ServerTlsConfig>,
+    tls: Option<tls::Identity>,
 }
 
 impl Default for Server {
@@ -459,6 +451,8 @@ impl<L> Server<L> {
     /// is ended, and its caller gets DEADLINE_EXCEEDED (clients of this
     /// crate) or CANCELLED "Timeout expired" (tonic's own word). Without it,
     /// the environment's `CALL_TIMEOUT`, else none beyond the caller's own.
+    /// A caller's `grpc-timeout` header ends its call the same way when it
+    /// is the sooner.
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = Some(timeout);
         self
@@ -476,7 +470,8 @@ impl<L> Server<L> {
         self
     }
 
-    /// At most this many calls in flight per connection.
+    /// At most this many calls in flight per connection; a call beyond them
+    /// waits for one to finish, and the wait counts against its deadline.
     pub fn concurrency_limit(mut self, calls: usize) -> Self {
         self.concurrency_limit = Some(calls);
         self
@@ -557,15 +552,18 @@ impl<L> Server<L> {
     }
 
     /// Serves TLS with this certificate chain and private key (PEM), on every
-    /// listener.
+    /// listener, HTTP/2 agreed by ALPN; [`bind`](Self::bind) fails with
+    /// [`ServeError::Tls`] when they cannot be used.
     #[cfg(feature = "tls")]
     pub fn tls(
         mut self,
         certificate_pem: impl AsRef<[u8]>,
         private_key_pem: impl AsRef<[u8]>,
     ) -> Self {
-        let identity = tonic::transport::Identity::from_pem(certificate_pem, private_key_pem);
-        self.tls = Some(tonic::transport::ServerTlsConfig::new().identity(identity));
+        self.tls = Some(tls::Identity {
+            certificate_pem: certificate_pem.as_ref().to_vec(),
+            private_key_pem: private_key_pem.as_ref().to_vec(),
+        });
         self
     }
 
@@ -622,6 +620,12 @@ impl<L> Server<L> {
                 });
             }
         }
+        if self.concurrency_limit == Some(0) {
+            return Err(ServeError::InvalidSetting {
+                setting: "concurrency_limit",
+                reason: "a limit of 0 calls per connection would answer none; use 1 or more",
+            });
+        }
         let groups = self.group()?;
         let lookup = |name: &str| std::env::var(name).ok();
         let environment = |(variable, value, reason)| ServeError::Environment {
@@ -664,6 +668,8 @@ impl<L> Server<L> {
             tls,
             ..
         } = self;
+        #[cfg(feature = "tls")]
+        let tls = tls.as_ref().map(tls::Identity::acceptor).transpose()?;
         let mut slots: Vec<Option<Registration>> = registrations.into_iter().map(Some).collect();
         let mut listeners = Vec::with_capacity(groups.len());
         for (address, members) in groups {
@@ -769,18 +775,11 @@ pub struct BoundServer {
     readiness: Vec<ReadinessCheck>,
 }
 
-/// What a listener serves: its dispatch, or the routes behind the layers
-/// the user added (boxed, as their type varies).
-enum Served {
-    Dispatch(Dispatch),
-    Layered(ServedService),
-}
-
 struct BoundListener {
     local: ListenAddress,
     listener: Listener,
     service: Served,
-    transport: tonic::transport::Server,
+    connections: Connections,
     health: HealthReporter,
     health_names: Vec<&'static str>,
     components: Vec<String>,
@@ -944,7 +943,7 @@ impl BoundListener {
         call_timeout: Option<Duration>,
         layer: L,
         concurrency_limit: Option<usize>,
-        #[cfg(feature = "tls")] tls: Option<tonic::transport::ServerTlsConfig>,
+        #[cfg(feature = "tls")] tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Result<Self, ServeError>
     where
         L: Layer<Routes> + Send + 'static,
@@ -1001,32 +1000,18 @@ impl BoundListener {
             ))
         };
 
-        let mut transport = tonic::transport::Server::builder();
-        // HTTP/2 flow control sized for histories: with hyper's 1 MiB
-        // connection window, 16 calls of 92 KB in flight on one connection
-        // wait for window updates; with 16 KiB frames a history arrives in
-        // dozens of frames. Windows are promises, not allocations: memory
-        // follows what callers send, bounded by the message size limit.
-        transport = transport
-            .initial_connection_window_size(HTTP2_CONNECTION_WINDOW)
-            .initial_stream_window_size(HTTP2_STREAM_WINDOW)
-            .max_frame_size(HTTP2_MAX_FRAME_SIZE);
-        #[cfg(feature = "tls")]
-        if let Some(tls) = tls {
-            transport = transport.tls_config(tls)?;
-        }
-        if let Some(calls) = concurrency_limit {
-            transport = transport.concurrency_limit_per_connection(calls);
-        }
-        if let Some(timeout) = call_timeout {
-            transport = transport.timeout(timeout);
-        }
+        let connections = Connections::new(
+            call_timeout,
+            concurrency_limit,
+            #[cfg(feature = "tls")]
+            tls,
+        );
         tracing::info!(address = %local, components = %components.join(", "), "server listening");
         Ok(BoundListener {
             local,
             listener,
             service,
-            transport,
+            connections,
             health,
             health_names,
             components,
@@ -1040,56 +1025,11 @@ impl BoundListener {
         let BoundListener {
             listener,
             service,
-            transport,
+            connections,
             ..
         } = self;
-        match listener {
-            Listener::Tcp(listener) => {
-                // Without TCP_NODELAY, small responses wait for delayed ACKs
-                // (about 40 ms per call on Linux).
-                let incoming = TcpListenerStream::new(listener).map(|accepted| {
-                    accepted.and_then(|stream| stream.set_nodelay(true).map(|()| stream))
-                });
-                service.serve(transport, incoming, stopped).await?;
-            }
-            Listener::Unix(listener, _) => {
-                let incoming = UnixListenerStream::new(listener);
-                service.serve(transport, incoming, stopped).await?;
-            }
-        }
+        connections.serve(listener, service, stopped).await;
         Ok(())
-    }
-}
-
-impl Served {
-    /// Serves the connections `incoming` yields until `stopped`.
-    async fn serve<I, IO>(
-        self,
-        transport: tonic::transport::Server,
-        incoming: I,
-        stopped: impl Future<Output = ()>,
-    ) -> Result<(), tonic::transport::Error>
-    where
-        I: tokio_stream::Stream<Item = std::io::Result<IO>>,
-        IO: tokio::io::AsyncRead
-            + tokio::io::AsyncWrite
-            + tonic::transport::server::Connected
-            + Unpin
-            + Send
-            + 'static,
-    {
-        match self {
-            Served::Dispatch(dispatch) => {
-                transport
-                    .serve_with_incoming_shutdown(dispatch, incoming, stopped)
-                    .await
-            }
-            Served::Layered(layered) => {
-                transport
-                    .serve_with_incoming_shutdown(layered, incoming, stopped)
-                    .await
-            }
-        }
     }
 }
 
