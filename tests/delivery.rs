@@ -549,6 +549,104 @@ async fn a_deferred_command_runs_at_most_once_even_after_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The seed protocol carries no command index, so two commands one source
+/// page sends to one aggregate differ only in what they say: each runs,
+/// and so does the same command to another edition of that aggregate.
+#[tokio::test]
+async fn different_deferred_commands_from_one_source_page_each_run() {
+    let system = start(LocalCoordinator::builder().domain_aggregate(Player)).await;
+    let root = uuid::Uuid::new_v4();
+    let source = Cover::new("table", uuid::Uuid::new_v4());
+    system.register(root, "fan-out", SyncMode::Async).await;
+    let aggregate = system.client.aggregate();
+    let mut seven = deferred_deposit(root, &source, 4);
+    seven.command.as_mut().unwrap().pages[0].payload =
+        Some(angzarr_client::proto::command_page::Payload::Command(
+            angzarr_client::proto::Any::pack(&deposit(7)),
+        ));
+    let mut on_edition = deferred_deposit(root, &source, 4);
+    on_edition.command.as_mut().unwrap().cover =
+        Some(Cover::new("player", root).with_edition("what-if"));
+    let five = aggregate
+        .handle_command(deferred_deposit(root, &source, 4))
+        .await
+        .unwrap();
+    let seven = aggregate.handle_command(seven).await.unwrap();
+    let sequence = |response: &angzarr_client::proto::CommandResponse| {
+        response.events.as_ref().unwrap().pages[0].sequence()
+    };
+    assert_eq!(
+        (sequence(&five), sequence(&seven)),
+        (Some(1), Some(2)),
+        "both deposits ran"
+    );
+    let edition = aggregate.handle_command(on_edition).await.unwrap();
+    assert_eq!(
+        edition
+            .events
+            .as_ref()
+            .unwrap()
+            .cover
+            .as_ref()
+            .unwrap()
+            .edition
+            .as_ref()
+            .map(|e| e.name.as_str()),
+        Some("what-if")
+    );
+    // A redelivery of either is still answered with its first outcome.
+    let again = aggregate
+        .handle_command(deferred_deposit(root, &source, 4))
+        .await
+        .unwrap();
+    assert_eq!(again.events, five.events);
+    assert_eq!(
+        types(&system.history("player", root).await),
+        ["PlayerRegistered", "FundsDeposited", "FundsDeposited"]
+    );
+}
+
+/// A compensation redelivered is answered with its first outcome and
+/// records its revocation once.
+#[tokio::test]
+async fn a_repeated_compensation_records_one_revocation() {
+    use angzarr_client::proto::{business_response, Notification, RejectionNotification};
+    let system = start(LocalCoordinator::builder().domain_aggregate(Player)).await;
+    let root = uuid::Uuid::new_v4();
+    system.register(root, "revoked", SyncMode::Async).await;
+    let source = Cover::new("table", uuid::Uuid::new_v4());
+    let compensation = || {
+        let mut request = deferred_deposit(root, &source, 9);
+        let notification = Notification {
+            payload: Some(angzarr_client::proto::Any::pack(&RejectionNotification {
+                rejected_command: Some(CommandBook {
+                    cover: Some(source.clone()),
+                    pages: vec![CommandPage::new(
+                        0,
+                        angzarr_client::proto::Any::pack(&deposit(1)),
+                    )],
+                }),
+                rejection_reason: "Table is full".into(),
+            })),
+            ..Default::default()
+        };
+        request.command.as_mut().unwrap().pages[0].payload =
+            Some(angzarr_client::proto::command_page::Payload::Command(
+                angzarr_client::proto::Any::pack(&notification),
+            ));
+        request
+    };
+    let aggregate = system.client.aggregate();
+    let first = aggregate.handle_compensation(compensation()).await.unwrap();
+    assert!(
+        matches!(&first.result, Some(business_response::Result::Revocation(r)) if r.emit_system_revocation),
+        "{first:?}"
+    );
+    let again = aggregate.handle_compensation(compensation()).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(system.history(REVOCATION_DOMAIN, root).await.len(), 1);
+}
+
 #[tokio::test]
 async fn components_over_grpc_get_what_was_published_while_they_were_down() {
     let dir = std::env::temp_dir().join(format!("angzarr-down-{}", std::process::id()));

@@ -575,6 +575,47 @@ async fn facts_are_stored_once_per_external_id() {
     assert_eq!(book(&mut local, None).await.len(), 4);
 }
 
+/// A fact that is the first write on a named edition copies the main
+/// timeline below it into the edition; what it records, and answers again
+/// to a repeat, is its own pages only.
+#[tokio::test]
+async fn a_fact_first_on_an_edition_answers_its_own_pages_when_repeated() {
+    let mut local = with_player().await;
+    three_events(&mut local).await;
+    let on_edition = || {
+        let mut request = fact("wire-7");
+        request.events.as_mut().unwrap().cover =
+            Some(Cover::new("player", root()).with_edition("what-if"));
+        request
+    };
+    let first = local
+        .commands
+        .handle_event(on_edition())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!first.already_processed);
+    let sequences = |book: &EventBook| {
+        book.pages
+            .iter()
+            .map(EventPage::sequence)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sequences(first.events.as_ref().unwrap()), [Some(3)]);
+    let again = local
+        .commands
+        .handle_event(on_edition())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.already_processed);
+    assert_eq!(
+        sequences(again.events.as_ref().unwrap()),
+        [Some(3)],
+        "the repeat answers the fact's pages, not the inherited ones"
+    );
+}
+
 /// Records what the coordinator sends, then lets the player decide.
 struct Spy {
     inner: AggregateService<Player>,
@@ -852,7 +893,7 @@ fn stored(
             pages,
             snapshot: None,
             correlation_id: "",
-            fact_id: None,
+            fact: None,
             publish: None,
             outcome: None,
         })

@@ -49,7 +49,7 @@ fn commit(store: &SqliteStore, first: u128, count: u128) -> f64 {
                 pages: std::slice::from_ref(&page),
                 snapshot: None,
                 correlation_id: "bench",
-                fact_id: None,
+                fact: None,
                 publish: Some(Publication {
                     domain: "player",
                     book: &book,

@@ -243,7 +243,7 @@ fn crash_batch_at(db: &str, statement: usize) {
             pages: &pages,
             snapshot: None,
             correlation_id: "batch",
-            fact_id: None,
+            fact: None,
             publish: Some(Publication {
                 domain: "player",
                 book: &book,

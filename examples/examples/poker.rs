@@ -175,7 +175,7 @@ async fn session() -> Result<(), Failure> {
         pages: &[EventPage::new(0, angzarr_client::proto::Any::pack(&old))],
         snapshot: None,
         correlation_id: "",
-        fact_id: None,
+        fact: None,
         publish: None,
         outcome: None,
     })?;

@@ -191,7 +191,7 @@ impl Backend {
                 pages,
                 snapshot,
                 correlation_id: "",
-                fact_id: None,
+                fact: None,
                 publish: None,
                 outcome: None,
             })

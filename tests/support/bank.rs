@@ -117,7 +117,7 @@ pub fn store_pages(store: &dyn EventStore, root: uuid::Uuid, pages: &[EventPage]
             pages,
             snapshot: None,
             correlation_id: "",
-            fact_id: None,
+            fact: None,
             publish: None,
             outcome: None,
         })

@@ -66,9 +66,27 @@ fn is_deferred(page: &CommandPage) -> bool {
     )
 }
 
-/// The at-most-once key of a deferred command received from outside: the
-/// protocol's (source domain, root, source_seq, target domain, root, index).
-fn deferred_key(book: &CommandBook, root: uuid::Uuid) -> Option<String> {
+/// What a deferred command received from outside is run at most once as.
+#[derive(Clone, Copy)]
+enum Once {
+    /// `HandleCommand`.
+    Command,
+    /// `HandleCompensation`: keyed apart from commands, so that a command
+    /// and the compensation sent back about it never answer for each other.
+    Compensation,
+}
+
+/// The at-most-once key of a deferred command received from outside.
+///
+/// The seed protocol names the source page (domain, root, sequence) but not
+/// which of that page's commands this is, so the key adds the target
+/// (domain, edition, root) and a SHA-256 digest of the command's pages: two
+/// commands that say different things never share a key, while a
+/// redelivered command, byte for byte the same, runs once. (Two identical
+/// commands from one source page to one aggregate are one command.)
+fn once_key(once: Once, book: &CommandBook, root: uuid::Uuid) -> Option<String> {
+    use sha2::Digest;
+    use std::fmt::Write;
     let first = book.first_page()?;
     let Some(page_header::SequenceType::AngzarrDeferred(deferred)) =
         first.header.as_ref().and_then(|h| h.sequence_type.as_ref())
@@ -77,14 +95,30 @@ fn deferred_key(book: &CommandBook, root: uuid::Uuid) -> Option<String> {
     };
     let source = deferred.source.as_ref()?;
     let source_root = source.root.as_ref()?.to_hex();
-    Some(format!(
-        "deferred:{}:{}:{}:{}:{}:0",
+    let mut digest = sha2::Sha256::new();
+    for page in &book.pages {
+        let bytes = page.encode_to_vec();
+        digest.update((bytes.len() as u64).to_le_bytes());
+        digest.update(&bytes);
+    }
+    let kind = match once {
+        Once::Command => "deferred",
+        Once::Compensation => "compensation",
+    };
+    let edition = book.edition_name();
+    let mut key = format!(
+        "{kind}:{}:{}:{}:{}:{}:{}:",
         source.domain,
         source_root,
         deferred.source_seq,
         book.domain(),
+        edition,
         root.simple()
-    ))
+    );
+    for byte in digest.finalize() {
+        let _ = write!(key, "{byte:02x}");
+    }
+    Some(key)
 }
 
 impl Coordinator {
@@ -230,7 +264,7 @@ impl Coordinator {
         } else {
             Vec::new()
         };
-        let at = published
+        let first = published
             .pages
             .first()
             .and_then(EventPage::sequence)
@@ -238,7 +272,7 @@ impl Coordinator {
         // A named edition's first write copies the main timeline below its
         // divergence, in the same transaction.
         let (at, pages) = if inherited.is_empty() {
-            (at, published.pages.clone())
+            (first, published.pages.clone())
         } else {
             let mut all = inherited;
             all.extend(published.pages.iter().cloned());
@@ -252,7 +286,7 @@ impl Coordinator {
                 pages,
                 snapshot,
                 correlation_id: correlation_id.to_owned(),
-                fact_id,
+                fact: fact_id.map(|id| (id, first)),
                 publish: consumed.then(|| (bytes, claim.map(ClaimGuard::claim))),
                 outcome,
             })
@@ -586,7 +620,7 @@ pub(super) async fn handle_command(
             book: valid.book,
             root: valid.root,
             claim: claim.as_ref(),
-            once: deferred_key(valid.book, valid.root),
+            once: once_key(Once::Command, valid.book, valid.root),
         })
         .await?;
     let mut report = Report::default();
@@ -616,17 +650,21 @@ pub(super) async fn handle_compensation(
     request: CommandRequest,
 ) -> Result<BusinessResponse, Status> {
     let valid = validate::command_request(&request)?;
+    let once = once_key(Once::Compensation, valid.book, valid.root);
     let executed = coordinator
         .run_command(Run {
             book: valid.book,
             root: valid.root,
             claim: None,
-            once: deferred_key(valid.book, valid.root),
+            once: once.clone(),
         })
         .await?;
     if let Some(business_response::Result::Revocation(revocation)) = &executed.response.result {
         if revocation.emit_system_revocation {
-            let once = format!("compensation:{}", uuid::Uuid::new_v4().simple());
+            // Without a key the compensation cannot be recognised again, and
+            // each one is recorded.
+            let once =
+                once.unwrap_or_else(|| format!("compensation:{}", uuid::Uuid::new_v4().simple()));
             coordinator
                 .record_revocation(valid.cover, valid.root, &revocation.reason, &once, None)
                 .await?;

@@ -27,7 +27,8 @@ pub(crate) struct QueuedAppend {
     pub pages: Vec<EventPage>,
     pub snapshot: Option<Snapshot>,
     pub correlation_id: String,
-    pub fact_id: Option<String>,
+    /// The external fact recorded, and its first sequence.
+    pub fact: Option<(String, u32)>,
     /// The encoded book for consumers of `key.domain`, and who delivers it.
     pub publish: Option<(Vec<u8>, Option<Claim>)>,
     pub outcome: Option<(String, Outcome)>,
@@ -41,7 +42,10 @@ impl QueuedAppend {
             pages: &self.pages,
             snapshot: self.snapshot.as_ref(),
             correlation_id: &self.correlation_id,
-            fact_id: self.fact_id.as_deref(),
+            fact: self
+                .fact
+                .as_ref()
+                .map(|(id, first)| super::Fact { id, first: *first }),
             publish: self.publish.as_ref().map(|(book, claim)| Publication {
                 domain: &self.key.domain,
                 book,
@@ -159,7 +163,7 @@ mod tests {
             pages: vec![crate::store::contract::page(at)],
             snapshot: None,
             correlation_id: String::new(),
-            fact_id: None,
+            fact: None,
             publish: Some((Vec::new(), None)),
             outcome: None,
         }

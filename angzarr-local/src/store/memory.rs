@@ -120,10 +120,8 @@ impl EventStore for MemoryStore {
         if let Some(snapshot) = append.snapshot {
             timeline.snapshot = Some(snapshot.clone());
         }
-        if let Some(fact_id) = append.fact_id {
-            timeline
-                .facts
-                .insert(fact_id.to_owned(), (append.at, append.pages.len()));
+        if let Some((id, first, count)) = append.fact_range() {
+            timeline.facts.insert(id.to_owned(), (first, count));
         }
         let mut published = None;
         if let (Some(publication), Some(book)) = (append.publish, book) {

@@ -108,12 +108,37 @@ pub struct Append<'a> {
     pub snapshot: Option<&'a Snapshot>,
     /// Recorded with every page, for queries by correlation id.
     pub correlation_id: &'a str,
-    /// An external fact id, so that the same fact is stored once.
-    pub fact_id: Option<&'a str>,
+    /// The external fact these pages record, so that it is stored once.
+    pub fact: Option<Fact<'a>>,
     /// The book for consumers, queued in the same transaction.
     pub publish: Option<Publication<'a>>,
     /// An outcome recorded under its key in the same transaction.
     pub outcome: Option<(&'a str, &'a Outcome)>,
+}
+
+/// An external fact an [`Append`] records.
+#[derive(Debug, Clone, Copy)]
+pub struct Fact<'a> {
+    /// The fact's external id.
+    pub id: &'a str,
+    /// The sequence of the fact's first page: its pages are the append's
+    /// from there on (a named edition's first write carries the main
+    /// timeline's prefix before them).
+    pub first: u32,
+}
+
+impl Append<'_> {
+    /// The fact recorded: its id, first sequence and number of pages.
+    pub(crate) fn fact_range(&self) -> Option<(&str, u32, usize)> {
+        let fact = self.fact?;
+        let end = u64::from(self.at) + self.pages.len() as u64;
+        let count = end.saturating_sub(u64::from(fact.first));
+        Some((
+            fact.id,
+            fact.first,
+            usize::try_from(count).unwrap_or(usize::MAX),
+        ))
+    }
 }
 
 /// Why the store could not do what was asked.
@@ -371,7 +396,7 @@ pub(crate) mod contract {
             pages,
             snapshot: None,
             correlation_id,
-            fact_id: None,
+            fact: None,
             publish: None,
             outcome: None,
         }
@@ -415,7 +440,10 @@ pub(crate) mod contract {
         store
             .append(&Append {
                 snapshot: Some(&snapshot),
-                fact_id: Some("fact-1"),
+                fact: Some(Fact {
+                    id: "fact-1",
+                    first: 2,
+                }),
                 ..append(&player, 2, &[page(2)], "c2")
             })
             .unwrap();
@@ -452,6 +480,19 @@ pub(crate) mod contract {
             0,
             "editions are separate timelines"
         );
+
+        // A named edition's first write: the main timeline's prefix, then
+        // the fact's own page. The fact is that page alone.
+        store
+            .append(&Append {
+                fact: Some(Fact {
+                    id: "fact-3",
+                    first: 3,
+                }),
+                ..append(&edition, 0, &[page(0), page(1), page(2), page(3)], "c3")
+            })
+            .unwrap();
+        assert_eq!(store.fact(&edition, "fact-3").unwrap(), Some(vec![page(3)]));
 
         check_outbox(store, &table);
         check_sequence_space(store);

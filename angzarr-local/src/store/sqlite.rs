@@ -386,12 +386,12 @@ fn write_one(
             params![key.domain, key.edition, root, i64::from(snapshot.sequence), snapshot.encode_to_vec()],
         )?;
     }
-    if let Some(fact_id) = append.fact_id {
+    if let Some((fact_id, first, count)) = append.fact_range() {
         statements.next();
         transaction.prepare_cached(
             "INSERT INTO facts (domain, edition, root, fact_id, first, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?.execute(
-            params![key.domain, key.edition, root, fact_id, i64::from(append.at), append.pages.len() as i64],
+            params![key.domain, key.edition, root, fact_id, i64::from(first), count as i64],
         )?;
     }
     let mut published = None;
@@ -729,12 +729,12 @@ mod tests {
         // first one recorded: its event must go with it.
         let results = store.append_all(&[
             Append {
-                fact_id: Some("f"),
+                fact: Some(super::super::Fact { id: "f", first: 0 }),
                 ..append(&first, 0, &pages, "")
             },
             append(&second, 0, &pages, ""),
             Append {
-                fact_id: Some("f"),
+                fact: Some(super::super::Fact { id: "f", first: 1 }),
                 ..append(&first, 1, &more, "")
             },
             append(&second, 1, &more, ""),
