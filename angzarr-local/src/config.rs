@@ -88,6 +88,10 @@ pub struct ComponentSpec {
     pub address: Option<String>,
     /// An aggregate whose server also upcasts its events.
     pub upcaster: bool,
+    /// Where its program runs: the topology file's directory when read from
+    /// a file (so that relative paths in its `env` mean the same from
+    /// anywhere), else angzarr-local's own.
+    pub directory: Option<PathBuf>,
 }
 
 impl ComponentSpec {
@@ -189,18 +193,30 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Reads the topology file at `path`.
+/// Reads the topology file at `path`. Relative paths in it (the SQLite
+/// file, the sockets' directory, a component's socket) are resolved against
+/// the file's own directory, and the programs it starts run there: the
+/// file means the same whatever directory angzarr-local is started from.
 pub fn load(path: &Path) -> Result<Topology, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
         source,
     })?;
-    parse(&text).map_err(|error| match error {
+    let topology = parse(&text).map_err(|error| match error {
         ConfigError::Invalid(message) => {
             ConfigError::Invalid(format!("{}: {message}", path.display()))
         }
         other => other,
-    })
+    })?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let directory = std::path::absolute(directory).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(topology.relative_to(&directory))
 }
 
 /// Reads a topology from YAML text.
@@ -516,7 +532,31 @@ impl Reader {
             env,
             address,
             upcaster,
+            directory: None,
         })
+    }
+}
+
+impl Topology {
+    /// This topology with its relative paths resolved against `directory`,
+    /// where its programs run too.
+    pub fn relative_to(mut self, directory: &Path) -> Topology {
+        if let Storage::Sqlite(path) = &mut self.storage {
+            *path = directory.join(&*path);
+        }
+        if let Transport::Uds { base_path } = &mut self.transport {
+            *base_path = directory.join(&*base_path);
+        }
+        for component in &mut self.components {
+            if let Some(address) = &mut component.address {
+                if address.starts_with('.') {
+                    let relative = address.strip_prefix("./").unwrap_or(address);
+                    *address = directory.join(relative).display().to_string();
+                }
+            }
+            component.directory = Some(directory.to_owned());
+        }
+        self
     }
 }
 
@@ -567,6 +607,42 @@ standalone:
       listen_domain: table,player
       color: blue
 "#;
+
+    #[test]
+    fn relative_paths_resolve_against_the_files_directory_and_absolute_ones_stay() {
+        let text = "storage: { sqlite: { path: data/events.db } }\n\
+                    transport: { type: uds, uds: { base_path: /run/sockets } }\n\
+                    standalone:\n  \
+                      aggregates:\n    \
+                        - domain: player\n      \
+                          socket: ./player.sock\n    \
+                        - domain: table\n      \
+                          socket: /run/table.sock\n";
+        let topology = parse(text).unwrap().relative_to(Path::new("/etc/poker"));
+        assert_eq!(
+            topology.storage,
+            Storage::Sqlite("/etc/poker/data/events.db".into())
+        );
+        assert_eq!(
+            topology.transport,
+            Transport::Uds {
+                base_path: "/run/sockets".into()
+            }
+        );
+        let addresses: Vec<_> = topology
+            .components
+            .iter()
+            .map(|c| (c.address.as_deref(), c.directory.as_deref()))
+            .collect();
+        let home = Some(Path::new("/etc/poker"));
+        assert_eq!(
+            addresses,
+            [
+                (Some("/etc/poker/player.sock"), home),
+                (Some("/run/table.sock"), home)
+            ]
+        );
+    }
 
     #[test]
     fn the_synchronous_setting_is_read_where_the_storage_is() {

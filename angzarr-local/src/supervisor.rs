@@ -242,7 +242,11 @@ fn spawn(
     if let Transport::Uds { base_path } = transport {
         let _ = std::fs::create_dir_all(base_path);
     }
-    let child = Command::new(&spec.command[0])
+    let mut command = Command::new(&spec.command[0]);
+    if let Some(directory) = &spec.directory {
+        command.current_dir(directory);
+    }
+    let child = command
         .args(&spec.command[1..])
         .envs(spec.environment(transport))
         .stdin(Stdio::null())

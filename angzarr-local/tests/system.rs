@@ -519,3 +519,65 @@ async fn the_synchronous_setting_comes_from_the_flag_or_the_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Relative paths in a topology file mean the same from any directory:
+/// they are the file's, and the programs it starts run beside it.
+#[test]
+fn a_topology_files_relative_paths_are_its_own() {
+    let dir = temp_dir("relative");
+    let conf = dir.join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("system.yaml"),
+        "storage: { type: sqlite, sqlite: { path: events.db } }\n\
+         transport: { type: uds, uds: { base_path: sockets } }\n\
+         standalone:\n  \
+           projectors:\n    \
+             - domain: where\n      \
+               listen_domain: player\n      \
+               command: [sh, -c, \"pwd > ran-in.txt\"]\n",
+    )
+    .unwrap();
+    let stderr = dir.join("stderr.txt");
+    let status = Command::new(env!("CARGO_BIN_EXE_angzarr-local"))
+        .args(["--config", "conf/system.yaml", "--start-timeout", "30"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .status()
+        .unwrap();
+    let said = std::fs::read_to_string(&stderr).unwrap();
+    assert!(!status.success(), "the projector exits at once: {said}");
+    assert!(said.contains("exited"), "{said}");
+    let ran_in = std::fs::read_to_string(conf.join("ran-in.txt")).unwrap();
+    assert_eq!(
+        Path::new(ran_in.trim()).canonicalize().unwrap(),
+        conf.canonicalize().unwrap()
+    );
+    assert!(conf.join("events.db").is_file(), "the store is the file's");
+    assert!(conf.join("sockets").is_dir(), "so are the sockets");
+    assert!(!dir.join("events.db").exists());
+    assert!(!dir.join("sockets").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `events` reads a database; a name that is none says so and creates
+/// nothing.
+#[test]
+fn events_from_a_missing_database_is_an_error_that_creates_nothing() {
+    let dir = temp_dir("typo");
+    let typo = dir.join("typo.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_angzarr-local"))
+        .args(["events", "--correlation", "c-1", "--db"])
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains(&format!("{}: no such database", typo.display())),
+        "{said}"
+    );
+    assert!(!typo.exists(), "nothing was created");
+    let _ = std::fs::remove_dir_all(&dir);
+}

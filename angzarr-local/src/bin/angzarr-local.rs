@@ -285,6 +285,14 @@ fn serve(args: Serve) -> Result<(), String> {
 }
 
 fn print_events(args: &Events) -> Result<(), String> {
+    // Opening a missing file would create and migrate an empty database,
+    // and a typo would answer "no events" instead of saying what is wrong.
+    if !args.db.is_file() {
+        return Err(format!(
+            "{}: no such database (angzarr-local creates one when it serves, not when it reads)",
+            args.db.display()
+        ));
+    }
     let store = SqliteStore::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
     if let Some(correlation_id) = &args.correlation {
         let located = store
