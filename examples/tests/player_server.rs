@@ -229,7 +229,12 @@ async fn at_info_a_slow_call_is_logged_with_what_identifies_its_command() {
         .status()
         .expect("send SIGTERM");
     assert!(sent.success());
-    let output = child.wait_with_output().expect("the server stops");
+    // Waited for off the runtime's thread, so that the client's connection
+    // can still answer the server's goodbye (or shutdown waits out its grace).
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .expect("the server stops");
     assert!(output.status.success(), "exit status {}", output.status);
     let said = String::from_utf8_lossy(&output.stderr);
     let line = said
