@@ -756,3 +756,82 @@ async fn the_upcaster_runs_on_history_loaded_for_commands() {
     let stored = with.history("player", root).await;
     assert!(stored[1].event().unwrap().is::<OldDeposit>());
 }
+
+/// An aggregate that never answers `SitIn` for a table root of `never`.
+struct Stuck;
+
+#[angzarr_client::aggregate(domain = "stuck", state = examples::proto::PlayerState)]
+impl Stuck {
+    #[handles(examples::proto::SitIn)]
+    async fn sit_in(&self, cmd: examples::proto::SitIn) -> examples::proto::PlayerReturningToPlay {
+        if cmd.table_root == b"never" {
+            std::future::pending::<()>().await;
+        }
+        examples::proto::PlayerReturningToPlay {
+            table_root: cmd.table_root,
+            sat_in_at: None,
+        }
+    }
+}
+
+/// A component that hangs holds its aggregate only until the call's
+/// deadline: the command is answered DEADLINE_EXCEEDED naming it, and the
+/// next command to the same aggregate runs.
+#[tokio::test]
+async fn a_hung_component_fails_its_call_at_the_deadline_and_lets_go() {
+    let bound = Server::new()
+        .aggregate(Stuck)
+        .listen(ListenAddress::loopback(0))
+        .shutdown_drain(std::time::Duration::ZERO)
+        .shutdown_signal(std::future::pending())
+        .bind()
+        .await
+        .unwrap();
+    let endpoint = bound.local_address().to_string();
+    tokio::spawn(bound.serve());
+    let system = start(
+        LocalCoordinator::builder()
+            .call_timeout(std::time::Duration::from_millis(200))
+            .domain_endpoint("stuck", &endpoint)
+            .unwrap(),
+    )
+    .await;
+    let root = uuid::Uuid::new_v4();
+    let sit_in = |table: &[u8]| examples::proto::SitIn {
+        table_root: table.to_vec(),
+    };
+    let hung = tokio::time::timeout(
+        bank::PATIENCE,
+        system
+            .client
+            .command("stuck", root)
+            .with_command(&sit_in(b"never"))
+            .execute(),
+    )
+    .await
+    .expect("the call ends at its deadline")
+    .unwrap_err();
+    assert!(hung.is_deadline_exceeded(), "{hung:?}");
+    assert!(
+        hung.message()
+            .contains("did not answer Handle within 200ms"),
+        "{hung:?}"
+    );
+    assert!(hung.message().contains(&endpoint), "{hung:?}");
+    system
+        .client
+        .command("stuck", root)
+        .with_command(&sit_in(b"now"))
+        .execute()
+        .await
+        .expect("the aggregate is free again");
+    let refused = LocalCoordinator::builder()
+        .call_timeout(std::time::Duration::ZERO)
+        .try_build()
+        .err()
+        .expect("a deadline of 0 is refused");
+    assert_eq!(
+        refused.to_string(),
+        "call_timeout: a deadline of 0 would fail every call; give one above 0"
+    );
+}

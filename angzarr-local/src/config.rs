@@ -165,6 +165,9 @@ pub struct Topology {
     /// SQLite's `synchronous` setting, when the file names one
     /// (`storage.sqlite.synchronous` or `storage.synchronous`).
     pub synchronous: Option<Synchronous>,
+    /// The deadline of every call to a component (`call_timeout: 30s`),
+    /// when the file names one.
+    pub call_timeout: Option<std::time::Duration>,
     /// How components are reached.
     pub transport: Transport,
     /// Every component, in file order.
@@ -248,8 +251,20 @@ pub fn parse(text: &str) -> Result<Topology, ConfigError> {
     reader.known(
         top,
         "",
-        &["storage", "transport", "messaging", "standalone"],
+        &[
+            "storage",
+            "transport",
+            "messaging",
+            "standalone",
+            "call_timeout",
+        ],
     );
+    let call_timeout = match top.get("call_timeout") {
+        None => None,
+        Some(Value::String(text)) => Some(duration("call_timeout", text)?),
+        Some(Value::Number(seconds)) => Some(duration("call_timeout", &seconds.to_string())?),
+        Some(_) => return Err(invalid("call_timeout must be a duration (30s, 500ms)")),
+    };
     let (storage, synchronous) = reader.storage(top.get("storage"))?;
     let transport = reader.transport(top.get("transport"))?;
     if top.get("messaging").is_some() {
@@ -287,10 +302,17 @@ pub fn parse(text: &str) -> Result<Topology, ConfigError> {
     Ok(Topology {
         storage,
         synchronous,
+        call_timeout,
         transport,
         components,
         warnings: reader.warnings,
     })
+}
+
+/// A duration setting (`30s`, `500ms`, `2m`, or whole seconds).
+fn duration(path: &str, text: &str) -> Result<std::time::Duration, ConfigError> {
+    angzarr_client::settings::parse_duration(text)
+        .map_err(|reason| invalid(format!("{path}: {reason}")))
 }
 
 fn invalid(message: impl Into<String>) -> ConfigError {
@@ -641,6 +663,28 @@ standalone:
                 (Some("/etc/poker/player.sock"), home),
                 (Some("/run/table.sock"), home)
             ]
+        );
+    }
+
+    #[test]
+    fn the_call_timeout_is_a_duration() {
+        let timeout = |text: &str| parse(text).map(|topology| topology.call_timeout);
+        assert_eq!(timeout("storage: { type: memory }").unwrap(), None);
+        assert_eq!(
+            timeout("call_timeout: 250ms").unwrap(),
+            Some(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            timeout("call_timeout: 5").unwrap(),
+            Some(std::time::Duration::from_secs(5))
+        );
+        assert_eq!(
+            timeout("call_timeout: soon").unwrap_err().to_string(),
+            "call_timeout: expected a whole number with ms, s, m or h (e.g. 5s, 250ms), got \"soon\""
+        );
+        assert_eq!(
+            timeout("call_timeout: [1]").unwrap_err().to_string(),
+            "call_timeout must be a duration (30s, 500ms)"
         );
     }
 

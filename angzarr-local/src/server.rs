@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use angzarr_client::{
     shutdown_signal, Aggregate, AggregateService, BoundServer, ComponentKind, ListenAddress,
@@ -15,7 +16,8 @@ use angzarr_proto::projector_coordinator_service_server::ProjectorCoordinatorSer
 use angzarr_proto::saga_coordinator_service_server::SagaCoordinatorServiceServer;
 
 use crate::component::{
-    AggregateLogic, ProcessManagerLogic, ProjectorLogic, Remote, SagaLogic, UpcasterLogic,
+    AggregateLogic, Bounded, Deadline, ProcessManagerLogic, ProjectorLogic, Remote, SagaLogic,
+    UpcasterLogic,
 };
 use crate::coordinator::Coordinator;
 use crate::delivery::{Delivery, DeliveryOptions};
@@ -56,6 +58,14 @@ pub enum LocalError {
     /// The store failed while preparing delivery.
     #[error("event store: {0}")]
     Store(#[from] StoreError),
+    /// A setting that cannot work.
+    #[error("{setting}: {reason}")]
+    Setting {
+        /// The builder method.
+        setting: &'static str,
+        /// What is wrong with its value.
+        reason: &'static str,
+    },
     /// The server could not start, or failed (address taken, not a socket, ...).
     #[error(transparent)]
     Serve(#[from] ServeError),
@@ -83,6 +93,7 @@ pub struct LocalCoordinatorBuilder {
     store: Option<Arc<dyn EventStore>>,
     registry: Registry,
     options: DeliveryOptions,
+    deadline: Deadline,
     errors: Vec<LocalError>,
 }
 
@@ -281,6 +292,23 @@ impl LocalCoordinatorBuilder {
     /// How delivery retries a consumer that is down or failing.
     pub fn delivery_options(mut self, options: DeliveryOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// The deadline of every call to a component, in process or over gRPC
+    /// (default [`DEFAULT_CALL_TIMEOUT`](crate::component::DEFAULT_CALL_TIMEOUT), 30 s): a call past it fails with
+    /// DEADLINE_EXCEEDED naming the component, the command waiting on it is
+    /// answered so, and delivery retries the book later. Applies to every
+    /// component, registered before or after.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        if timeout.is_zero() {
+            self.errors.push(LocalError::Setting {
+                setting: "call_timeout",
+                reason: "a deadline of 0 would fail every call; give one above 0",
+            });
+        } else {
+            self.deadline.set(timeout);
+        }
         self
     }
 
@@ -486,7 +514,10 @@ impl LocalCoordinatorBuilder {
         } else if self
             .registry
             .upcasters
-            .insert(domain.to_owned(), Arc::new(logic))
+            .insert(
+                domain.to_owned(),
+                Bounded::<dyn UpcasterLogic>::new(Arc::new(logic), &self.deadline),
+            )
             .is_some()
         {
             self.component_error(ComponentKind::Upcaster, domain, "registered twice");
@@ -531,7 +562,10 @@ impl LocalCoordinatorBuilder {
         } else if self
             .registry
             .aggregates
-            .insert(domain.to_owned(), logic)
+            .insert(
+                domain.to_owned(),
+                Bounded::<dyn AggregateLogic>::new(logic, &self.deadline),
+            )
             .is_some()
         {
             self.errors.push(LocalError::Domain {
@@ -562,6 +596,20 @@ impl LocalCoordinatorBuilder {
         if self.registry.consumer(kind, name).is_some() {
             return self.component_error(kind, name, "registered twice");
         }
+        let logic = match logic {
+            ConsumerLogic::Saga(logic) => {
+                ConsumerLogic::Saga(Bounded::<dyn SagaLogic>::new(logic, &self.deadline))
+            }
+            ConsumerLogic::ProcessManager(logic) => {
+                ConsumerLogic::ProcessManager(Bounded::<dyn ProcessManagerLogic>::new(
+                    logic,
+                    &self.deadline,
+                ))
+            }
+            ConsumerLogic::Projector(logic) => {
+                ConsumerLogic::Projector(Bounded::<dyn ProjectorLogic>::new(logic, &self.deadline))
+            }
+        };
         self.registry
             .add_consumer(name.to_owned(), subscriptions, logic);
     }

@@ -85,6 +85,11 @@ struct Serve {
     /// Where started components write their output.
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// The deadline of every call to a component (`30s`, `500ms`): a call
+    /// past it fails, and delivery retries the book later [default: the
+    /// topology file's, else 30s].
+    #[arg(long, value_name = "DURATION", value_parser = angzarr_client::settings::parse_duration)]
+    call_timeout: Option<Duration>,
     /// Seconds a started component may take to answer health.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     start_timeout: u64,
@@ -244,6 +249,12 @@ fn serve(args: Serve) -> Result<(), String> {
         }
     };
     let listen = ListenAddress::parse(&args.listen).map_err(|e| e.to_string())?;
+    if let Some(timeout) = args
+        .call_timeout
+        .or(topology.as_ref().and_then(|t| t.call_timeout))
+    {
+        builder = builder.call_timeout(timeout);
+    }
     let builder = register(builder, &args, topology.as_ref())?;
     let coordinator = builder.try_build().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

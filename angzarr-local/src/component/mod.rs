@@ -2,9 +2,12 @@
 //! in-process implementation (the client crate's services, no network hop,
 //! the same code path as their servers) and a gRPC one ([`Remote`]).
 
+mod deadline;
 mod in_process;
 mod remote;
 
+pub use deadline::DEFAULT_CALL_TIMEOUT;
+pub(crate) use deadline::{Bounded, Deadline};
 pub use remote::Remote;
 
 use angzarr_proto::{
