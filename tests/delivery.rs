@@ -835,3 +835,63 @@ async fn a_hung_component_fails_its_call_at_the_deadline_and_lets_go() {
         "call_timeout: a deadline of 0 would fail every call; give one above 0"
     );
 }
+
+/// A process manager that decides nothing for a book (no events, commands
+/// or facts) leaves nothing behind: a redelivery decides nothing again, so
+/// there is nothing to remember.
+#[tokio::test]
+async fn a_process_manager_deciding_nothing_stores_no_decision() {
+    let dir = std::env::temp_dir().join(format!("angzarr-idle-pm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("events.db");
+    let system = start(
+        LocalCoordinator::builder()
+            .store(SqliteStore::open(&db).unwrap())
+            .domain_aggregate(Player)
+            .process_manager(Audit),
+    )
+    .await;
+    let decisions = || {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM outcomes WHERE key LIKE '%:decision'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap()
+    };
+    let root = uuid::Uuid::new_v4();
+    let correlation = "idle-1";
+    system.register(root, correlation, SyncMode::Async).await;
+    system.settled().await;
+    assert_eq!(decisions(), 1, "the registration opened the audit");
+    system
+        .client
+        .command("player", root)
+        .with_command(&deposit(8))
+        .with_sequence(1)
+        .with_correlation_id(correlation)
+        .execute()
+        .await
+        .unwrap();
+    system.settled().await;
+    // Only a deposit of 7 makes the audit act.
+    assert_eq!(decisions(), 1, "a deposit of 8 is decided on, to nothing");
+    // The audit has no handler for a withdrawal at all.
+    system
+        .client
+        .command("player", root)
+        .with_command(&WithdrawFunds {
+            amount: Some(chips(5)),
+        })
+        .with_sequence(2)
+        .with_correlation_id(correlation)
+        .execute()
+        .await
+        .unwrap();
+    system.settled().await;
+    assert_eq!(decisions(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

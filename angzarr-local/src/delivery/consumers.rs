@@ -609,9 +609,16 @@ impl Coordinator {
         };
         let events = response.process_events.clone().unwrap_or_default();
         if events.pages.is_empty() {
-            let outcome_key = decision_key.clone();
-            self.blocking(move |store| store.record_outcome(&outcome_key, &outcome))
-                .await?;
+            // A decision with commands or facts is remembered, so that a
+            // redelivery sends the same ones (under the same keys); one
+            // with nothing at all would be decided the same way again, and
+            // remembering it would grow the store by a row for every book
+            // the process manager ignores.
+            if !response.commands.is_empty() || !response.facts.is_empty() {
+                let outcome_key = decision_key.clone();
+                self.blocking(move |store| store.record_outcome(&outcome_key, &outcome))
+                    .await?;
+            }
             return Ok(Decided {
                 cover,
                 source_seq: next.saturating_sub(1),
