@@ -98,6 +98,21 @@ impl System {
             .expect("registered")
     }
 
+    /// Sends [`deferred_deposit`] through `HandleCommand`, as a saga behind
+    /// its own sidecar would.
+    async fn deferred(
+        &self,
+        root: uuid::Uuid,
+        source: &Cover,
+        source_seq: u32,
+    ) -> angzarr_client::proto::CommandResponse {
+        self.client
+            .aggregate()
+            .handle_command(deferred_deposit(root, source, source_seq))
+            .await
+            .unwrap()
+    }
+
     async fn history(&self, domain: &str, root: uuid::Uuid) -> Vec<EventPage> {
         self.client.query(domain, root).get_pages().await.unwrap()
     }
@@ -460,6 +475,32 @@ async fn a_process_manager_keeps_state_per_correlation_and_hears_of_its_rejectio
     assert_eq!(types(&second), ["PlayerRegistered", "AuditOpened"]);
 }
 
+/// An empty directory of this test run's own.
+fn fresh_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("angzarr-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A count from the SQLite file at `db`, read beside the running system.
+fn count(db: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+/// The player on a SQLite file.
+async fn players_on(db: &std::path::Path) -> System {
+    start(
+        LocalCoordinator::builder()
+            .store(SqliteStore::open(db).unwrap())
+            .domain_aggregate(Player),
+    )
+    .await
+}
+
 fn deferred_deposit(target: uuid::Uuid, source: &Cover, source_seq: u32) -> CommandRequest {
     let mut page = CommandPage::new(0, angzarr_client::proto::Any::pack(&deposit(5)));
     page.header = Some(PageHeader {
@@ -481,62 +522,30 @@ fn deferred_deposit(target: uuid::Uuid, source: &Cover, source_seq: u32) -> Comm
 
 #[tokio::test]
 async fn a_deferred_command_runs_at_most_once_even_after_a_restart() {
-    let dir = std::env::temp_dir().join(format!("angzarr-dedup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("dedup");
     let db = dir.join("events.db");
     let root = uuid::Uuid::new_v4();
     let source = Cover::new("table", uuid::Uuid::new_v4());
     let first = {
-        let system = start(
-            LocalCoordinator::builder()
-                .store(SqliteStore::open(&db).unwrap())
-                .domain_aggregate(Player),
-        )
-        .await;
+        let system = players_on(&db).await;
         system.register(root, "dedup", SyncMode::Async).await;
-        let first = system
-            .client
-            .aggregate()
-            .handle_command(deferred_deposit(root, &source, 4))
-            .await
-            .unwrap();
+        let first = system.deferred(root, &source, 4).await;
         assert_eq!(
             first.events.as_ref().unwrap().pages[0].sequence(),
             Some(1),
             "stamped by the target"
         );
-        let again = system
-            .client
-            .aggregate()
-            .handle_command(deferred_deposit(root, &source, 4))
-            .await
-            .unwrap();
+        let again = system.deferred(root, &source, 4).await;
         assert_eq!(
             again.events, first.events,
             "a repeat answers the first outcome"
         );
         first
     };
-    let system = start(
-        LocalCoordinator::builder()
-            .store(SqliteStore::open(&db).unwrap())
-            .domain_aggregate(Player),
-    )
-    .await;
-    let after_restart = system
-        .client
-        .aggregate()
-        .handle_command(deferred_deposit(root, &source, 4))
-        .await
-        .unwrap();
+    let system = players_on(&db).await;
+    let after_restart = system.deferred(root, &source, 4).await;
     assert_eq!(after_restart.events, first.events);
-    let next = system
-        .client
-        .aggregate()
-        .handle_command(deferred_deposit(root, &source, 5))
-        .await
-        .unwrap();
+    let next = system.deferred(root, &source, 5).await;
     assert_eq!(
         next.events.unwrap().pages[0].sequence(),
         Some(2),
@@ -649,9 +658,7 @@ async fn a_repeated_compensation_records_one_revocation() {
 
 #[tokio::test]
 async fn components_over_grpc_get_what_was_published_while_they_were_down() {
-    let dir = std::env::temp_dir().join(format!("angzarr-down-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("down");
     let projector_socket = dir.join("projector-ledger.sock");
     let saga_socket = dir.join("saga-welcome.sock");
     let system = start(
@@ -841,9 +848,7 @@ async fn a_hung_component_fails_its_call_at_the_deadline_and_lets_go() {
 /// there is nothing to remember.
 #[tokio::test]
 async fn a_process_manager_deciding_nothing_stores_no_decision() {
-    let dir = std::env::temp_dir().join(format!("angzarr-idle-pm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("idle-pm");
     let db = dir.join("events.db");
     let system = start(
         LocalCoordinator::builder()
@@ -853,14 +858,10 @@ async fn a_process_manager_deciding_nothing_stores_no_decision() {
     )
     .await;
     let decisions = || {
-        rusqlite::Connection::open(&db)
-            .unwrap()
-            .query_row(
-                "SELECT COUNT(*) FROM outcomes WHERE key LIKE '%:decision'",
-                [],
-                |row| row.get::<_, i64>(0),
-            )
-            .unwrap()
+        count(
+            &db,
+            "SELECT COUNT(*) FROM outcomes WHERE key LIKE '%:decision'",
+        )
     };
     let root = uuid::Uuid::new_v4();
     let correlation = "idle-1";
@@ -893,5 +894,60 @@ async fn a_process_manager_deciding_nothing_stores_no_decision() {
         .unwrap();
     system.settled().await;
     assert_eq!(decisions(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Outcomes are kept for `outcome_retention` (7 days by default): within
+/// it a repeat is answered with the first outcome (see the restart test
+/// above); past it the outcome is forgotten when delivery starts, and the
+/// same command runs again.
+#[tokio::test]
+async fn outcomes_past_their_retention_are_forgotten() {
+    let dir = fresh_dir("retention");
+    let db = dir.join("events.db");
+    let root = uuid::Uuid::new_v4();
+    let source = Cover::new("table", uuid::Uuid::new_v4());
+    let outcomes = || count(&db, "SELECT COUNT(*) FROM outcomes");
+    {
+        let system = players_on(&db).await;
+        system.register(root, "kept", SyncMode::Async).await;
+        let first = system.deferred(root, &source, 4).await;
+        assert_eq!(first.events.unwrap().pages[0].sequence(), Some(1));
+    }
+    assert_eq!(outcomes(), 1);
+    let local = LocalCoordinator::builder()
+        .store(SqliteStore::open(&db).unwrap())
+        .domain_aggregate(Player)
+        .delivery_options(DeliveryOptions {
+            outcome_retention: std::time::Duration::ZERO,
+            ..fast_retries()
+        })
+        .try_build()
+        .unwrap();
+    let bound = local
+        .bind(ListenAddress::loopback(0), std::future::pending())
+        .await
+        .unwrap();
+    let address = bound.local_address().to_string();
+    tokio::spawn(bound.serve());
+    let forgotten = async {
+        while outcomes() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(bank::PATIENCE, forgotten)
+        .await
+        .expect("delivery's start forgets the old outcome");
+    let client = DomainClient::connect(&address).await.unwrap();
+    let again = client
+        .aggregate()
+        .handle_command(deferred_deposit(root, &source, 4))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.events.unwrap().pages[0].sequence(),
+        Some(2),
+        "with its outcome forgotten, the command ran again"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -34,7 +34,7 @@ pub mod validate;
 
 pub use angzarr_proto as proto;
 pub use coordinator::{Coordinator, REVOCATION_DOMAIN};
-pub use delivery::DeliveryOptions;
+pub use delivery::{DeliveryOptions, DEFAULT_OUTCOME_RETENTION};
 pub use registry::Subscription;
 pub use server::{
     LocalCoordinator, LocalCoordinatorBuilder, LocalError, DEFAULT_LISTEN, MAX_MESSAGE_BYTES,

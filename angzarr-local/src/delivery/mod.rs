@@ -41,7 +41,17 @@ pub struct DeliveryOptions {
     pub retry_max: Duration,
     /// Outbox entries read at a time (default 64).
     pub batch: usize,
+    /// How long the outcome of a command run at most once is kept (default
+    /// [`DEFAULT_OUTCOME_RETENTION`], 7 days): a repeat within it is
+    /// answered with the first outcome, one after it runs again.
+    pub outcome_retention: Duration,
 }
+
+/// How long outcomes are kept by default: far longer than any redelivery
+/// angzarr-local makes itself (a book is retried until it is delivered, and
+/// a restart resumes at once), and than a caller outside would wait to
+/// send a command again.
+pub const DEFAULT_OUTCOME_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 impl Default for DeliveryOptions {
     fn default() -> Self {
@@ -49,6 +59,7 @@ impl Default for DeliveryOptions {
             retry_initial: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
             batch: 64,
+            outcome_retention: DEFAULT_OUTCOME_RETENTION,
         }
     }
 }

@@ -39,6 +39,7 @@ impl Coordinator {
         for consumer in &self.registry().consumers {
             tokio::spawn(worker(Arc::clone(self), Arc::clone(consumer)));
         }
+        tokio::spawn(forget_old_outcomes(Arc::clone(self)));
     }
 
     /// Stops the outbox workers after the delivery in flight; each keeps its
@@ -205,6 +206,35 @@ async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, wait: std::time::D
     tokio::select! {
         _ = tokio::time::sleep(wait) => *stop.borrow(),
         _ = stop.changed() => true,
+    }
+}
+
+/// How often outcomes past their retention are removed.
+const OUTCOME_PRUNING: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Removes the outcomes older than their retention: when delivery starts,
+/// then every ten minutes until it stops.
+async fn forget_old_outcomes(coordinator: Arc<Coordinator>) {
+    let delivery = coordinator.delivery();
+    let mut stop = delivery.stop.subscribe();
+    let retention = delivery.options.outcome_retention;
+    loop {
+        let before = std::time::SystemTime::now()
+            .checked_sub(retention)
+            .unwrap_or(std::time::SystemTime::UNIX_EPOCH);
+        match coordinator
+            .blocking(move |store| store.prune_outcomes(before))
+            .await
+        {
+            Ok(0) => {}
+            Ok(removed) => {
+                tracing::debug!(removed, ?retention, "outcomes past their retention removed")
+            }
+            Err(status) => tracing::warn!(error = status.message(), "cannot remove old outcomes"),
+        }
+        if pause(&mut stop, OUTCOME_PRUNING).await {
+            return;
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use angzarr_proto::{EventBook, EventPage, Snapshot};
 use prost::Message;
@@ -23,7 +24,8 @@ struct Inner {
     outbox: BTreeMap<u64, OutboxEntry>,
     outbox_head: u64,
     positions: HashMap<String, u64>,
-    outcomes: HashMap<String, Outcome>,
+    /// Each outcome with when it was recorded.
+    outcomes: HashMap<String, (Outcome, SystemTime)>,
 }
 
 #[derive(Default)]
@@ -140,7 +142,7 @@ impl EventStore for MemoryStore {
         if let Some((outcome_key, outcome)) = append.outcome {
             outcomes
                 .entry(outcome_key.to_owned())
-                .or_insert_with(|| outcome.clone());
+                .or_insert_with(|| (outcome.clone(), SystemTime::now()));
         }
         Ok(published)
     }
@@ -232,15 +234,28 @@ impl EventStore for MemoryStore {
     }
 
     fn outcome(&self, key: &str) -> Result<Option<Outcome>, StoreError> {
-        Ok(self.lock().outcomes.get(key).cloned())
+        Ok(self
+            .lock()
+            .outcomes
+            .get(key)
+            .map(|(outcome, _)| outcome.clone()))
     }
 
     fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
         self.lock()
             .outcomes
             .entry(key.to_owned())
-            .or_insert_with(|| outcome.clone());
+            .or_insert_with(|| (outcome.clone(), SystemTime::now()));
         Ok(())
+    }
+
+    fn prune_outcomes(&self, recorded_before: SystemTime) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.outcomes.len();
+        inner
+            .outcomes
+            .retain(|_, (_, recorded)| *recorded >= recorded_before);
+        Ok((before - inner.outcomes.len()) as u64)
     }
 }
 

@@ -10,6 +10,8 @@ mod memory;
 mod sqlite;
 
 pub(crate) use commit::{Committer, QueuedAppend};
+use std::time::SystemTime;
+
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteStore, Synchronous};
 
@@ -259,6 +261,18 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Records an outcome under `key`, unless one is recorded already.
     fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError>;
+
+    /// Removes the outcomes recorded before `recorded_before`; returns how
+    /// many. A command whose outcome is gone runs again if it comes back.
+    fn prune_outcomes(&self, recorded_before: SystemTime) -> Result<u64, StoreError>;
+}
+
+/// Milliseconds since the Unix epoch, as outcomes are stamped.
+pub(crate) fn epoch_millis(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
 
 /// A shared store is a store: keep a handle on the one a coordinator uses.
@@ -314,6 +328,9 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
     }
     fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
         (**self).record_outcome(key, outcome)
+    }
+    fn prune_outcomes(&self, recorded_before: SystemTime) -> Result<u64, StoreError> {
+        (**self).prune_outcomes(recorded_before)
     }
 }
 
@@ -494,9 +511,25 @@ pub(crate) mod contract {
             .unwrap();
         assert_eq!(store.fact(&edition, "fact-3").unwrap(), Some(vec![page(3)]));
 
+        check_outcome_retention(store);
         check_outbox(store, &table);
         check_sequence_space(store);
         check_batches(store);
+    }
+
+    /// Outcomes are kept until pruned by when they were recorded.
+    fn check_outcome_retention(store: &dyn EventStore) {
+        let outcome = Outcome {
+            code: 0,
+            message: String::new(),
+            body: vec![1],
+        };
+        store.record_outcome("kept-for-now", &outcome).unwrap();
+        assert_eq!(store.prune_outcomes(SystemTime::UNIX_EPOCH).unwrap(), 0);
+        assert_eq!(store.outcome("kept-for-now").unwrap(), Some(outcome));
+        let later = SystemTime::now() + std::time::Duration::from_secs(1);
+        assert!(store.prune_outcomes(later).unwrap() >= 1);
+        assert_eq!(store.outcome("kept-for-now").unwrap(), None);
     }
 
     /// `append_all`: in order, each on its own terms, one result each.

@@ -65,6 +65,11 @@ const MIGRATIONS: &[&str] = &[
         message TEXT NOT NULL,
         body BLOB NOT NULL
     );",
+    // 3: when each outcome was recorded (milliseconds since the epoch), for
+    // retention; outcomes from before count from the upgrade.
+    "ALTER TABLE outcomes ADD COLUMN recorded_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE outcomes SET recorded_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+    CREATE INDEX outcomes_by_time ON outcomes (recorded_at);",
 ];
 
 /// No crash point set.
@@ -352,10 +357,16 @@ fn insert_events(
 fn insert_outcome(connection: &Connection, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
     connection
         .prepare_cached(
-            "INSERT INTO outcomes (key, code, message, body) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (key) DO NOTHING",
+            "INSERT INTO outcomes (key, code, message, body, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO NOTHING",
         )?
-        .execute(params![key, outcome.code, outcome.message, outcome.body])?;
+        .execute(params![
+            key,
+            outcome.code,
+            outcome.message,
+            outcome.body,
+            super::epoch_millis(std::time::SystemTime::now())
+        ])?;
     Ok(())
 }
 
@@ -706,6 +717,14 @@ impl EventStore for SqliteStore {
     fn record_outcome(&self, key: &str, outcome: &Outcome) -> Result<(), StoreError> {
         insert_outcome(&self.lock(), key, outcome)
     }
+
+    fn prune_outcomes(&self, recorded_before: std::time::SystemTime) -> Result<u64, StoreError> {
+        let removed = self
+            .lock()
+            .prepare_cached("DELETE FROM outcomes WHERE recorded_at < ?1")?
+            .execute(params![super::epoch_millis(recorded_before)])?;
+        Ok(removed as u64)
+    }
 }
 
 #[cfg(test)]
@@ -799,6 +818,29 @@ mod tests {
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
+    /// Outcomes stored before they had a time count from the upgrade, so
+    /// that retention does not drop them at once.
+    #[test]
+    fn outcomes_from_before_retention_count_from_the_upgrade() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        let transaction = connection.transaction().unwrap();
+        for migration in &MIGRATIONS[..2] {
+            transaction.execute_batch(migration).unwrap();
+        }
+        transaction.pragma_update(None, "user_version", 2).unwrap();
+        transaction
+            .execute(
+                "INSERT INTO outcomes (key, code, message, body) VALUES ('old', 0, '', x'01')",
+                [],
+            )
+            .unwrap();
+        transaction.commit().unwrap();
+        let store = SqliteStore::with_connection(connection).unwrap();
+        let a_day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+        assert_eq!(store.prune_outcomes(a_day_ago).unwrap(), 0);
+        assert!(store.outcome("old").unwrap().is_some());
+    }
+
     #[test]
     fn a_newer_schema_is_refused() {
         let connection = Connection::open_in_memory().unwrap();
@@ -806,7 +848,7 @@ mod tests {
         match SqliteStore::with_connection(connection) {
             Err(StoreError::NewerSchema {
                 found: 99,
-                supported: 2,
+                supported: 3,
             }) => {}
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("a newer schema must be refused"),
