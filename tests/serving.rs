@@ -652,6 +652,21 @@ async fn a_taken_port_is_a_bind_error_naming_the_address() {
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
+impl Captured {
+    /// What this thread logs at INFO and above, from now until the guard
+    /// goes (the tests' runtime is this thread, so the server's lines too).
+    fn at_info() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+}
+
 impl std::io::Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(bytes);
@@ -664,14 +679,7 @@ impl std::io::Write for Captured {
 
 #[tokio::test(flavor = "current_thread")]
 async fn long_roots_and_correlation_ids_are_cut_in_spans_and_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::at_info();
 
     let running = start(Server::new().aggregate(Player)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
@@ -703,14 +711,7 @@ async fn long_roots_and_correlation_ids_are_cut_in_spans_and_logs() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn every_call_is_traced_with_its_command() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::at_info();
 
     let running = start(Server::new().aggregate(Player)).await;
     let mut client = CommandHandlerServiceClient::new(running.channel.clone());
@@ -1216,21 +1217,22 @@ async fn a_concurrency_limit_holds_back_calls_beyond_it() {
 }
 
 /// A service added with [`Server::service`] learns who called it, as under
-/// tonic's own transport.
+/// tonic's own transport; its failures are logged in words, not in the
+/// percent-encoding `grpc-message` travels in.
 #[tokio::test]
-async fn services_see_the_callers_address() {
+async fn services_see_the_callers_address_and_their_failures_are_logged_in_words() {
+    let (captured, _guard) = Captured::at_info();
     use angzarr_client::proto::command_handler_service_server::{
         CommandHandlerService, CommandHandlerServiceServer,
     };
     use angzarr_client::proto::{BusinessResponse, FactRequest, ReplayRequest, ReplayResponse};
     struct Peer;
     fn peer<T>(request: &tonic::Request<T>) -> tonic::Status {
-        tonic::Status::failed_precondition(
-            request
-                .remote_addr()
-                .map(|address| address.ip().to_string())
-                .unwrap_or_default(),
-        )
+        let caller = request
+            .remote_addr()
+            .map(|address| address.ip().to_string())
+            .unwrap_or_default();
+        tonic::Status::unavailable(format!("{caller} is unreachable: 100% gone"))
     }
     #[tonic::async_trait]
     impl CommandHandlerService for Peer {
@@ -1258,10 +1260,20 @@ async fn services_see_the_callers_address() {
     expect_status(
         &mut client,
         contextual("player", vec![], register()),
-        Code::FailedPrecondition,
-        "127.0.0.1",
+        Code::Unavailable,
+        "127.0.0.1 is unreachable: 100% gone",
     )
     .await;
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("call failed"))
+        .unwrap_or_else(|| panic!("no failure logged in:\n{text}"));
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(
+        line.contains("code=Unavailable reason=\"127.0.0.1 is unreachable: 100% gone\""),
+        "{line}"
+    );
     let _ = running.stop.send(());
 }
 

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::codegen::http::{Request, Response};
 use tonic::server::NamedService;
+use tonic::Code;
 use tower_service::Service;
 use tracing::Instrument;
 
@@ -59,19 +60,18 @@ where
         Box::pin(
             async move {
                 let response = answer.await?;
-                if let Some(status) = response.headers().get("grpc-status") {
-                    let code = status.as_bytes();
-                    if code != b"0" {
-                        let message = response
-                            .headers()
-                            .get("grpc-message")
-                            .and_then(|value| value.to_str().ok())
-                            .unwrap_or_default();
-                        let code = String::from_utf8_lossy(code);
-                        if matches!(code.as_ref(), "2" | "13" | "14" | "15") {
-                            tracing::warn!(service = S::NAME, %method, %code, message, "call failed");
-                        } else {
-                            tracing::debug!(service = S::NAME, %method, %code, message, "call refused");
+                // `grpc-message` travels percent-encoded; the status reads it
+                // back into words.
+                if let Some(status) = tonic::Status::from_header_map(response.headers()) {
+                    let code = status.code();
+                    let reason = status.message();
+                    match code {
+                        Code::Ok => {}
+                        Code::Unknown | Code::Internal | Code::Unavailable | Code::DataLoss => {
+                            tracing::warn!(service = S::NAME, %method, ?code, reason, "call failed");
+                        }
+                        _ => {
+                            tracing::debug!(service = S::NAME, %method, ?code, reason, "call refused");
                         }
                     }
                 }
