@@ -20,8 +20,11 @@ use crate::ClientError;
 ///
 /// The wait before retry *n* is `initial_backoff * multiplier^(n-1)`, at most
 /// `max_backoff`, shortened by a random fraction of up to `jitter` (so that
-/// clients failing together do not retry together); no retry starts once
-/// `max_elapsed` has passed since the first attempt.
+/// clients failing together do not retry together), unless the server said
+/// how long to wait (`grpc-retry-pushback-ms`, or `retry-after` in seconds;
+/// see [`ClientError::retry_after`](crate::ClientError::retry_after)): then
+/// its wait is the wait. No retry starts once `max_elapsed` would be passed
+/// since the first attempt.
 ///
 /// ```
 /// use std::time::Duration;
@@ -175,7 +178,11 @@ impl RetryPolicy {
             if tries >= self.max_attempts || !self.retries(&error, repeat) {
                 return Err(error);
             }
-            let wait = self.delay(tries, fastrand::f64());
+            // A server that says when to come back is listened to (gRPC's
+            // retry pushback): its wait replaces the policy's own.
+            let wait = error
+                .retry_after()
+                .unwrap_or_else(|| self.delay(tries, fastrand::f64()));
             if started.elapsed() + wait > self.max_elapsed {
                 return Err(error);
             }
@@ -297,6 +304,24 @@ mod tests {
             vec![unavailable(), Ok(1)],
         );
         assert_eq!(made, 1);
+    }
+
+    /// A server's pushback (`grpc-retry-pushback-ms`, or `retry-after`)
+    /// is the wait, in place of the policy's own.
+    #[test]
+    fn a_servers_pushback_sets_the_wait() {
+        let policy = RetryPolicy::default()
+            .with_backoff(Duration::from_secs(60), Duration::from_secs(60))
+            .with_jitter(0.0)
+            .with_max_elapsed(Duration::from_secs(10));
+        let mut status = tonic::Status::unavailable("draining");
+        status
+            .metadata_mut()
+            .insert("grpc-retry-pushback-ms", "1".parse().unwrap());
+        let pushed = ClientError::Grpc(status);
+        assert_eq!(pushed.retry_after(), Some(Duration::from_millis(1)));
+        let (outcome, made) = attempts_until(policy, Repeat::Safe, vec![Err(pushed), Ok(3)]);
+        assert_eq!((outcome.unwrap(), made), (3, 2));
     }
 
     #[test]
