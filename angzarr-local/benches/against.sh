@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs one of angzarr-local's end-to-end benches built from two commits,
+# Runs one of the workspace's rate benches (angzarr-local's end-to-end
+# ones, angzarr-client's `handle` and `grpc`) built from two commits,
 # alternating in one sitting, and prints, for every row of the tables the
 # bench prints, the median of each rate column (`commands/s`, ...) for each
 # build and their ratio. On a shared machine a single run swings by tens
@@ -22,6 +23,9 @@ rounds=${3:-3}
 bench=${4:-local}
 
 root=$(git rev-parse --show-toplevel)
+# The package whose benches/ holds it.
+package=angzarr-local
+[ -f "$root/angzarr-client/benches/$bench.rs" ] && package=angzarr-client
 target=${CARGO_TARGET_DIR:-$root/target}
 out=$target/against
 mkdir -p "$out"
@@ -31,7 +35,7 @@ mkdir -p "$out"
 build() {
     local dir=$1 into=$2 copy=$3 executable
     echo "building $bench in $dir" >&2
-    executable=$(cd "$dir" && CARGO_TARGET_DIR=$into cargo bench -p angzarr-local \
+    executable=$(cd "$dir" && CARGO_TARGET_DIR=$into cargo bench -p "$package" \
         --bench "$bench" --no-run --message-format=json 2>/dev/null |
         grep '"kind":\["bench"\]' | grep "\"name\":\"$bench\"" |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
@@ -75,8 +79,9 @@ for round in $(seq 1 "$rounds"); do
     for side in before after; do
         echo "round $round/$rounds: $side" >&2
         # Every markdown table whose header has a `.../s` column: a row is
-        # named by its other columns (counts and latencies left out) and
-        # gives one figure per rate column.
+        # named by its other columns (counts, request sizes, latencies and
+        # the bench's own ratios left out) and gives one figure per rate
+        # column.
         "$out/$bench-$side" --bench >"$out/$bench-$side.txt" 2>"$out/$bench-$side.err" ||
             { echo "the $side run of $bench failed:" >&2; tail -n 5 "$out/$bench-$side.err" >&2; exit 1; }
         awk -F'|' -v side="$side" '
@@ -84,7 +89,7 @@ for round in $(seq 1 "$rounds"); do
                 for (i = 2; i < NF; i++) {
                     name[i] = $i; gsub(/^ +| +$/, "", name[i])
                     rate[i] = name[i] ~ /\/s$/
-                    skip[i] = name[i] ~ /^(commands|p50|p99)$|\// && !rate[i]
+                    skip[i] = name[i] ~ /^(commands|request|p50|p99|ratio)$|\// && !rate[i]
                 }
                 table = 1; next
             }
