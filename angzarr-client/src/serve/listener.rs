@@ -52,15 +52,20 @@ impl Listener {
     /// small responses wait for delayed ACKs (about 40 ms per call on Linux).
     pub(crate) async fn accept(&self) -> io::Result<Accepted> {
         match self {
-            Listener::Tcp(listener) => {
+            Listener::Tcp(listener) => loop {
                 let (stream, remote) = listener.accept().await?;
-                stream.set_nodelay(true)?;
+                // Fails only on a socket the caller already closed: that
+                // connection is dropped, not the listener paused.
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, %remote, "connection gone before it was served");
+                    continue;
+                }
                 let info = TcpConnectInfo {
                     local_addr: stream.local_addr().ok(),
                     remote_addr: Some(remote),
                 };
-                Ok(Accepted::Tcp(stream, info))
-            }
+                return Ok(Accepted::Tcp(stream, info));
+            },
             Listener::Unix(listener, _) => {
                 let (stream, peer) = listener.accept().await?;
                 let info = UdsConnectInfo {
