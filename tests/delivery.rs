@@ -98,6 +98,25 @@ impl System {
             .expect("registered")
     }
 
+    /// Sends `command` to the player `root` at `sequence` in the workflow
+    /// `correlation_id`, and expects it stored.
+    async fn play(
+        &self,
+        root: uuid::Uuid,
+        sequence: u32,
+        correlation_id: &str,
+        command: &impl prost::Name,
+    ) {
+        self.client
+            .command("player", root)
+            .with_command(command)
+            .with_sequence(sequence)
+            .with_correlation_id(correlation_id)
+            .execute()
+            .await
+            .expect("the command is stored");
+    }
+
     /// Sends [`deferred_deposit`] through `HandleCommand`, as a saga behind
     /// its own sidecar would.
     async fn deferred(
@@ -403,15 +422,7 @@ async fn a_process_manager_keeps_state_per_correlation_and_hears_of_its_rejectio
     let root = uuid::Uuid::new_v4();
     let correlation = "audit-1";
     system.register(root, correlation, SyncMode::Async).await;
-    system
-        .client
-        .command("player", root)
-        .with_command(&deposit(7))
-        .with_sequence(1)
-        .with_correlation_id(correlation)
-        .execute()
-        .await
-        .unwrap();
+    system.play(root, 1, correlation, &deposit(7)).await;
     system.settled().await;
     let workflow = system
         .client
@@ -868,30 +879,21 @@ async fn a_process_manager_deciding_nothing_stores_no_decision() {
     system.register(root, correlation, SyncMode::Async).await;
     system.settled().await;
     assert_eq!(decisions(), 1, "the registration opened the audit");
-    system
-        .client
-        .command("player", root)
-        .with_command(&deposit(8))
-        .with_sequence(1)
-        .with_correlation_id(correlation)
-        .execute()
-        .await
-        .unwrap();
+    system.play(root, 1, correlation, &deposit(8)).await;
     system.settled().await;
     // Only a deposit of 7 makes the audit act.
     assert_eq!(decisions(), 1, "a deposit of 8 is decided on, to nothing");
     // The audit has no handler for a withdrawal at all.
     system
-        .client
-        .command("player", root)
-        .with_command(&WithdrawFunds {
-            amount: Some(chips(5)),
-        })
-        .with_sequence(2)
-        .with_correlation_id(correlation)
-        .execute()
-        .await
-        .unwrap();
+        .play(
+            root,
+            2,
+            correlation,
+            &WithdrawFunds {
+                amount: Some(chips(5)),
+            },
+        )
+        .await;
     system.settled().await;
     assert_eq!(decisions(), 1);
     let _ = std::fs::remove_dir_all(&dir);

@@ -96,8 +96,10 @@ fn once_key(once: Once, book: &CommandBook, root: uuid::Uuid) -> Option<String> 
     let source = deferred.source.as_ref()?;
     let source_root = source.root.as_ref()?.to_hex();
     let mut digest = sha2::Sha256::new();
+    let mut bytes = Vec::new();
     for page in &book.pages {
-        let bytes = page.encode_to_vec();
+        bytes.clear();
+        page.encode_raw(&mut bytes);
         digest.update((bytes.len() as u64).to_le_bytes());
         digest.update(&bytes);
     }
