@@ -37,8 +37,12 @@ fn fast_retries() -> DeliveryOptions {
 }
 
 async fn start(builder: LocalCoordinatorBuilder) -> System {
+    start_with(builder, fast_retries()).await
+}
+
+async fn start_with(builder: LocalCoordinatorBuilder, options: DeliveryOptions) -> System {
     let local = builder
-        .delivery_options(fast_retries())
+        .delivery_options(options)
         .try_build()
         .expect("a valid system");
     let coordinator = Arc::clone(local.coordinator());
@@ -672,7 +676,9 @@ async fn components_over_grpc_get_what_was_published_while_they_were_down() {
     let dir = fresh_dir("down");
     let projector_socket = dir.join("projector-ledger.sock");
     let saga_socket = dir.join("saga-welcome.sock");
-    let system = start(
+    // One failed attempt would make a dead letter: calls that reach nothing
+    // are not attempts.
+    let system = start_with(
         LocalCoordinator::builder()
             .domain_aggregate(Player)
             .saga_endpoint(
@@ -687,6 +693,10 @@ async fn components_over_grpc_get_what_was_published_while_they_were_down() {
                 &format!("unix:{}", projector_socket.display()),
             )
             .unwrap(),
+        DeliveryOptions {
+            max_attempts: 1,
+            ..fast_retries()
+        },
     )
     .await;
     let roots: Vec<_> = (0..5).map(|_| uuid::Uuid::new_v4()).collect();
@@ -720,6 +730,7 @@ async fn components_over_grpc_get_what_was_published_while_they_were_down() {
         assert_eq!(books[0].sequences, [0]);
         assert_eq!(books[1].sequences, [1], "in order, none skipped");
     }
+    system.settled().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -952,4 +963,108 @@ async fn outcomes_past_their_retention_are_forgotten() {
         "with its outcome forgotten, the command ran again"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_book_a_consumer_keeps_failing_is_set_aside_and_the_consumer_moves_on() {
+    let recorder = Recorder::new("ledger");
+    let system = start_with(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .projector_logic(
+                "ledger",
+                Ok(vec![Subscription::domain("player")]),
+                recorder.clone(),
+            ),
+        DeliveryOptions {
+            max_attempts: 3,
+            ..fast_retries()
+        },
+    )
+    .await;
+    let (refused, next, discarded) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    recorder.fail_next(3);
+    system.register(refused, "poison", SyncMode::Async).await;
+    system.register(next, "poison", SyncMode::Async).await;
+
+    let letters = match system.coordinator.settled().await {
+        Err(angzarr_local::SettleError::DeadLetters(letters)) => letters,
+        other => panic!("expected dead letters, got {other:?}"),
+    };
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    let letter = &letters[0];
+    assert_eq!(letter.consumer, "projector:ledger");
+    assert_eq!(letter.domain, "player");
+    assert_eq!(letter.attempts, 3);
+    assert_eq!(letter.code(), tonic::Code::Unavailable);
+    assert_eq!(letter.message, "the recorder is down for now");
+    assert_eq!(letter.book.root_uuid().ok(), Some(refused));
+    assert_eq!(recorder.calls(), 4, "three attempts, then the next book");
+    let seen = recorder.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].root, next, "the consumer moved on to the next book");
+    let unsettled = system.coordinator.settled().await.unwrap_err().to_string();
+    assert!(
+        unsettled.starts_with("delivery settled with 1 dead letter(s); #")
+            && unsettled.contains("projector:ledger failed player entry")
+            && unsettled.ends_with("3 time(s): Unavailable: the recorder is down for now"),
+        "{unsettled}"
+    );
+
+    // Replayed: delivered to that consumer alone, after what it saw since.
+    let entry = system
+        .coordinator
+        .replay_dead_letter(letter.id)
+        .await
+        .unwrap()
+        .expect("the dead letter is there");
+    assert!(entry > letter.entry);
+    system.settled().await;
+    let seen = recorder.seen();
+    assert_eq!(
+        seen.iter().map(|s| s.root).collect::<Vec<_>>(),
+        [next, refused]
+    );
+    assert_eq!(
+        system
+            .coordinator
+            .replay_dead_letter(letter.id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Discarded: gone, never delivered.
+    recorder.fail_next(3);
+    system.register(discarded, "poison", SyncMode::Async).await;
+    let letters = match system.coordinator.settled().await {
+        Err(angzarr_local::SettleError::DeadLetters(letters)) => letters,
+        other => panic!("expected dead letters, got {other:?}"),
+    };
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].book.root_uuid().ok(), Some(discarded));
+    let removed = system
+        .coordinator
+        .discard_dead_letter(letters[0].id)
+        .await
+        .unwrap()
+        .expect("the dead letter is there");
+    assert_eq!(removed.id, letters[0].id);
+    system.settled().await;
+    assert!(system.coordinator.dead_letters().await.unwrap().is_empty());
+    assert!(recorder.seen().iter().all(|s| s.root != discarded));
+
+    let refused = LocalCoordinator::builder()
+        .max_attempts(0)
+        .try_build()
+        .err()
+        .expect("0 attempts are refused");
+    assert_eq!(
+        refused.to_string(),
+        "max_attempts: 0 attempts would deliver nothing; give 1 or more"
+    );
 }

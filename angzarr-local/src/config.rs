@@ -9,6 +9,8 @@
 //!   type: uds
 //!   uds: { base_path: /tmp/angzarr }
 //! messaging: { type: ipc }  # accepted; angzarr-local delivers through its outbox
+//! call_timeout: 30s         # the deadline of every call to a component
+//! max_attempts: 10          # failed attempts before a book is a dead letter
 //! standalone:
 //!   aggregates:
 //!     - domain: player
@@ -168,6 +170,9 @@ pub struct Topology {
     /// The deadline of every call to a component (`call_timeout: 30s`),
     /// when the file names one.
     pub call_timeout: Option<std::time::Duration>,
+    /// Failed attempts before a book becomes a dead letter
+    /// (`max_attempts: 10`), when the file names it.
+    pub max_attempts: Option<u32>,
     /// How components are reached.
     pub transport: Transport,
     /// Every component, in file order.
@@ -257,8 +262,22 @@ pub fn parse(text: &str) -> Result<Topology, ConfigError> {
             "messaging",
             "standalone",
             "call_timeout",
+            "max_attempts",
         ],
     );
+    let max_attempts = match top.get("max_attempts") {
+        None => None,
+        Some(Value::Number(number)) => match number.as_u64().map(u32::try_from) {
+            Some(Ok(attempts)) if attempts > 0 => Some(attempts),
+            _ => {
+                return Err(invalid(format!(
+                    "max_attempts must be a whole number from 1 to {}, got {number}",
+                    u32::MAX
+                )))
+            }
+        },
+        Some(_) => return Err(invalid("max_attempts must be a whole number (e.g. 10)")),
+    };
     let call_timeout = match top.get("call_timeout") {
         None => None,
         Some(Value::String(text)) => Some(duration("call_timeout", text)?),
@@ -303,6 +322,7 @@ pub fn parse(text: &str) -> Result<Topology, ConfigError> {
         storage,
         synchronous,
         call_timeout,
+        max_attempts,
         transport,
         components,
         warnings: reader.warnings,
@@ -663,6 +683,29 @@ standalone:
                 (Some("/etc/poker/player.sock"), home),
                 (Some("/run/table.sock"), home)
             ]
+        );
+    }
+
+    #[test]
+    fn max_attempts_is_a_positive_whole_number() {
+        let attempts = |text: &str| parse(text).map(|topology| topology.max_attempts);
+        assert_eq!(attempts("storage: { type: memory }").unwrap(), None);
+        assert_eq!(attempts("max_attempts: 3").unwrap(), Some(3));
+        for bad in [
+            "max_attempts: 0",
+            "max_attempts: -2",
+            "max_attempts: 4294967296",
+            "max_attempts: 2.5",
+        ] {
+            let number = bad.trim_start_matches("max_attempts: ");
+            assert_eq!(
+                attempts(bad).unwrap_err().to_string(),
+                format!("max_attempts must be a whole number from 1 to 4294967295, got {number}"),
+            );
+        }
+        assert_eq!(
+            attempts("max_attempts: many").unwrap_err().to_string(),
+            "max_attempts must be a whole number (e.g. 10)"
         );
     }
 

@@ -34,10 +34,12 @@ pub mod validate;
 
 pub use angzarr_proto as proto;
 pub use coordinator::{Coordinator, REVOCATION_DOMAIN};
-pub use delivery::{DeliveryOptions, DEFAULT_OUTCOME_RETENTION};
+pub use delivery::{DeliveryOptions, SettleError, DEFAULT_MAX_ATTEMPTS, DEFAULT_OUTCOME_RETENTION};
 pub use registry::Subscription;
 pub use server::{
     LocalCoordinator, LocalCoordinatorBuilder, LocalError, DEFAULT_LISTEN, MAX_MESSAGE_BYTES,
 };
 pub use service::CoordinatorService;
-pub use store::{AggregateKey, EventStore, MemoryStore, SqliteStore, StoreError, Synchronous};
+pub use store::{
+    AggregateKey, DeadLetter, EventStore, MemoryStore, SqliteStore, StoreError, Synchronous,
+};

@@ -20,10 +20,10 @@ use crate::component::{
     UpcasterLogic,
 };
 use crate::coordinator::Coordinator;
-use crate::delivery::{Delivery, DeliveryOptions};
+use crate::delivery::{Delivery, DeliveryOptions, SettleError};
 use crate::registry::{ConsumerLogic, Registry, Subscription};
 use crate::service::CoordinatorService;
-use crate::store::{EventStore, MemoryStore, StoreError};
+use crate::store::{DeadLetter, EventStore, MemoryStore, StoreError};
 
 /// The default address: `127.0.0.1:1310`, the coordinator's usual port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:1310";
@@ -93,6 +93,7 @@ pub struct LocalCoordinatorBuilder {
     store: Option<Arc<dyn EventStore>>,
     registry: Registry,
     options: DeliveryOptions,
+    max_attempts: Option<u32>,
     deadline: Deadline,
     errors: Vec<LocalError>,
 }
@@ -124,10 +125,28 @@ impl LocalCoordinator {
         self.coordinator.start_delivery();
     }
 
-    /// Waits until every consumer has processed every book written so far
-    /// (see [`Coordinator::settled`]).
-    pub async fn settled(&self) -> Result<(), tonic::Status> {
+    /// Waits until every consumer has processed every book written so far;
+    /// [`SettleError::DeadLetters`] when some are dead letters (see
+    /// [`Coordinator::settled`]).
+    pub async fn settled(&self) -> Result<(), SettleError> {
         self.coordinator.settled().await
+    }
+
+    /// Every dead letter, oldest first (see [`Coordinator::dead_letters`]).
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, tonic::Status> {
+        self.coordinator.dead_letters().await
+    }
+
+    /// Delivers dead letter `id` again, to its consumer alone (see
+    /// [`Coordinator::replay_dead_letter`]).
+    pub async fn replay_dead_letter(&self, id: u64) -> Result<Option<u64>, tonic::Status> {
+        self.coordinator.replay_dead_letter(id).await
+    }
+
+    /// Removes dead letter `id` for good (see
+    /// [`Coordinator::discard_dead_letter`]).
+    pub async fn discard_dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, tonic::Status> {
+        self.coordinator.discard_dead_letter(id).await
     }
 
     /// A client of this coordinator from the same process, over an in-memory
@@ -308,6 +327,24 @@ impl LocalCoordinatorBuilder {
             });
         } else {
             self.deadline.set(timeout);
+        }
+        self
+    }
+
+    /// Failed attempts after which a book a consumer keeps failing becomes a
+    /// dead letter and the consumer moves on (default
+    /// [`DEFAULT_MAX_ATTEMPTS`](crate::DEFAULT_MAX_ATTEMPTS), 10; see
+    /// [`delivery`](crate::delivery)). Calls to a consumer that cannot be
+    /// reached are not attempts. Applies whether set before or after
+    /// [`delivery_options`](Self::delivery_options).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        if attempts == 0 {
+            self.errors.push(LocalError::Setting {
+                setting: "max_attempts",
+                reason: "0 attempts would deliver nothing; give 1 or more",
+            });
+        } else {
+            self.max_attempts = Some(attempts);
         }
         self
     }
@@ -614,6 +651,13 @@ impl LocalCoordinatorBuilder {
             .add_consumer(name.to_owned(), subscriptions, logic);
     }
 
+    fn delivery(&self) -> DeliveryOptions {
+        DeliveryOptions {
+            max_attempts: self.max_attempts.unwrap_or(self.options.max_attempts),
+            ..self.options
+        }
+    }
+
     /// The coordinator, or the first registration problem. Gives each
     /// consumer registered for the first time its place in the outbox (its
     /// head: it receives the books written from now on).
@@ -639,12 +683,9 @@ impl LocalCoordinatorBuilder {
             .take()
             .unwrap_or_else(|| Arc::new(MemoryStore::new()));
         crate::delivery::initial_positions(store.as_ref(), &self.registry.consumers)?;
+        let delivery = Delivery::new(self.delivery());
         Ok(LocalCoordinator {
-            coordinator: Arc::new(Coordinator::new(
-                store,
-                self.registry,
-                Delivery::new(self.options),
-            )),
+            coordinator: Arc::new(Coordinator::new(store, self.registry, delivery)),
         })
     }
 
@@ -662,12 +703,9 @@ impl LocalCoordinatorBuilder {
         {
             tracing::error!(%error, "cannot place new consumers in the outbox");
         }
+        let delivery = Delivery::new(self.delivery());
         LocalCoordinator {
-            coordinator: Arc::new(Coordinator::new(
-                store,
-                self.registry,
-                Delivery::new(self.options),
-            )),
+            coordinator: Arc::new(Coordinator::new(store, self.registry, delivery)),
         }
     }
 }

@@ -81,11 +81,10 @@ fn interrupt(child: &mut Child) -> std::process::ExitStatus {
     child.wait().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_killed_coordinator_resumes_delivery_and_loses_nothing() {
-    let dir = temp_dir("kill");
-    let recorder = Recorder::new("ledger");
-    let gate = recorder.gate();
+/// Serves the player aggregate and `recorder` as projector `ledger` on Unix
+/// sockets in `dir`: the coordinator's socket, and the arguments that run
+/// angzarr-local with both on `dir/events.db`.
+async fn player_and_ledger(dir: &Path, recorder: &Recorder) -> (PathBuf, Vec<String>) {
     let aggregate = dir.join("business-player.sock");
     let projector = dir.join("projector-ledger.sock");
     let components = Server::new()
@@ -98,7 +97,7 @@ async fn a_killed_coordinator_resumes_delivery_and_loses_nothing() {
         .unwrap_or_else(|error| panic!("{error}"));
     tokio::spawn(components.serve());
     let coordinator = dir.join("coordinator.sock");
-    let args: Vec<String> = vec![
+    let args = vec![
         "--db".into(),
         dir.join("events.db").display().to_string(),
         "--listen".into(),
@@ -108,6 +107,15 @@ async fn a_killed_coordinator_resumes_delivery_and_loses_nothing() {
         "--projector".into(),
         format!("ledger:player=unix:{}", projector.display()),
     ];
+    (coordinator, args)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_coordinator_resumes_delivery_and_loses_nothing() {
+    let dir = temp_dir("kill");
+    let recorder = Recorder::new("ledger");
+    let gate = recorder.gate();
+    let (coordinator, args) = player_and_ledger(&dir, &recorder).await;
     let mut child = angzarr_local(&args, &dir.join("first.log"));
     let client = connect(&coordinator).await;
     let roots: Vec<uuid::Uuid> = (0..10).map(|_| uuid::Uuid::new_v4()).collect();
@@ -579,5 +587,98 @@ fn events_from_a_missing_database_is_an_error_that_creates_nothing() {
         "{said}"
     );
     assert!(!typo.exists(), "nothing was created");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `angzarr-local dead-letters --db {db} {more}`: its exit status and
+/// output.
+fn dead_letters_of(db: &Path, more: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_angzarr-local"))
+        .args(["dead-letters", "--db"])
+        .arg(db)
+        .args(more)
+        .output()
+        .unwrap();
+    let mut said = String::from_utf8_lossy(&output.stdout).into_owned();
+    said.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), said)
+}
+
+/// A projector that fails a book `--max-attempts` times: the running
+/// coordinator sets it aside and goes on; `dead-letters` lists it from
+/// another process, and `--replay` hands it back to the running coordinator,
+/// which delivers it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_letter_is_listed_and_replayed_from_the_command_line() {
+    let dir = temp_dir("dead");
+    let db = dir.join("events.db");
+    let recorder = Recorder::new("ledger");
+    let (coordinator, mut args) = player_and_ledger(&dir, &recorder).await;
+    args.extend(["--max-attempts".into(), "2".into()]);
+    let mut child = angzarr_local(&args, &dir.join("serve.log"));
+    let client = connect(&coordinator).await;
+    let (poisoned, next) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    recorder.fail_next(2);
+    register(&client, poisoned).await;
+    register(&client, next).await;
+    recorder
+        .wait_until("the next book, past the failing one", |seen| {
+            seen.iter().any(|s| s.root == next)
+        })
+        .await;
+    assert_eq!(recorder.calls(), 3, "two attempts, then the next book");
+
+    let (listed, said) = dead_letters_of(&db, &[]);
+    assert!(listed, "{said}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 2, "{said}");
+    assert!(lines[0].starts_with("  id  consumer"), "{said}");
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        row[..6],
+        [
+            "1",
+            "projector:ledger",
+            "player",
+            &poisoned.simple().to_string(),
+            "0",
+            "2"
+        ],
+        "{said}"
+    );
+    assert!(
+        lines[1].ends_with("  Unavailable: the recorder is down for now"),
+        "{said}"
+    );
+
+    let (replayed, said) = dead_letters_of(&db, &["--replay", "1"]);
+    assert!(replayed, "{said}");
+    assert!(
+        said.starts_with("dead letter 1 queued again for projector:ledger as outbox entry "),
+        "{said}"
+    );
+    recorder
+        .wait_until("the replayed book", |seen| {
+            seen.iter().filter(|s| s.root == poisoned).count() == 1
+        })
+        .await;
+    let (_, said) = dead_letters_of(&db, &[]);
+    assert_eq!(said, "no dead letters\n");
+    let (found, said) = dead_letters_of(&db, &["--discard", "1"]);
+    assert!(!found);
+    assert_eq!(
+        said,
+        format!("angzarr-local: no dead letter 1 in {}\n", db.display())
+    );
+    let (conflicting, _) = dead_letters_of(&db, &["--replay", "1", "--discard", "1"]);
+    assert!(!conflicting, "one of --replay and --discard");
+    assert!(interrupt(&mut child).success());
+    drop(client);
+
+    let typo = dir.join("typo.db");
+    let (opened, said) = dead_letters_of(&typo, &[]);
+    assert!(!opened);
+    assert!(said.contains("typo.db: no such database"), "{said}");
+    assert!(!typo.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -35,6 +35,9 @@ struct Cli {
 enum Command {
     /// Print one aggregate's events, or a whole workflow by correlation id.
     Events(Events),
+    /// List the books consumers kept failing and moved on from; replay or
+    /// discard one.
+    DeadLetters(DeadLetters),
 }
 
 #[derive(Args)]
@@ -90,6 +93,11 @@ struct Serve {
     /// topology file's, else 30s].
     #[arg(long, value_name = "DURATION", value_parser = angzarr_client::settings::parse_duration)]
     call_timeout: Option<Duration>,
+    /// Failed attempts after which a book a consumer keeps failing becomes
+    /// a dead letter and the consumer moves on (calls that reach nothing do
+    /// not count) [default: the topology file's, else 10].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: Option<u32>,
     /// Seconds a started component may take to answer health.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     start_timeout: u64,
@@ -113,6 +121,21 @@ struct Events {
     /// they were stored.
     #[arg(long, required_unless_present = "domain")]
     correlation: Option<String>,
+}
+
+#[derive(Args)]
+struct DeadLetters {
+    /// SQLite database file.
+    #[arg(long, default_value = "angzarr-local.db")]
+    db: PathBuf,
+    /// Queue this dead letter again, for its consumer alone: a running
+    /// angzarr-local on this database delivers it within a second, else the
+    /// next run does.
+    #[arg(long, value_name = "ID", conflicts_with = "discard")]
+    replay: Option<u64>,
+    /// Remove this dead letter for good.
+    #[arg(long, value_name = "ID")]
+    discard: Option<u64>,
 }
 
 /// `NAME=ENDPOINT`.
@@ -141,6 +164,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Events(events)) => print_events(&events),
+        Some(Command::DeadLetters(letters)) => dead_letters(&letters),
         None => serve(cli.serve),
     };
     match result {
@@ -255,6 +279,12 @@ fn serve(args: Serve) -> Result<(), String> {
     {
         builder = builder.call_timeout(timeout);
     }
+    if let Some(attempts) = args
+        .max_attempts
+        .or(topology.as_ref().and_then(|t| t.max_attempts))
+    {
+        builder = builder.max_attempts(attempts);
+    }
     let builder = register(builder, &args, topology.as_ref())?;
     let coordinator = builder.try_build().map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
@@ -295,16 +325,91 @@ fn serve(args: Serve) -> Result<(), String> {
     })
 }
 
-fn print_events(args: &Events) -> Result<(), String> {
-    // Opening a missing file would create and migrate an empty database,
-    // and a typo would answer "no events" instead of saying what is wrong.
-    if !args.db.is_file() {
+/// Opens an existing database: opening a missing file would create and
+/// migrate an empty one, and a typo would answer "nothing there" instead of
+/// saying what is wrong.
+fn existing_database(db: &std::path::Path) -> Result<SqliteStore, String> {
+    if !db.is_file() {
         return Err(format!(
             "{}: no such database (angzarr-local creates one when it serves, not when it reads)",
-            args.db.display()
+            db.display()
         ));
     }
-    let store = SqliteStore::open(&args.db).map_err(|e| format!("{}: {e}", args.db.display()))?;
+    SqliteStore::open(db).map_err(|e| format!("{}: {e}", db.display()))
+}
+
+fn dead_letters(args: &DeadLetters) -> Result<(), String> {
+    let store = existing_database(&args.db)?;
+    if let Some(id) = args.replay {
+        let letters = store.dead_letters().map_err(|e| e.to_string())?;
+        let consumer = letters
+            .iter()
+            .find(|letter| letter.id == id)
+            .map(|letter| letter.consumer.clone());
+        return match store.replay_dead_letter(id).map_err(|e| e.to_string())? {
+            Some(entry) => {
+                println!(
+                    "dead letter {id} queued again for {} as outbox entry {entry}",
+                    consumer.as_deref().unwrap_or("its consumer")
+                );
+                Ok(())
+            }
+            None => Err(format!("no dead letter {id} in {}", args.db.display())),
+        };
+    }
+    if let Some(id) = args.discard {
+        return match store.discard_dead_letter(id).map_err(|e| e.to_string())? {
+            Some(letter) => {
+                println!(
+                    "dead letter {id} ({} failed {} entry {}) discarded",
+                    letter.consumer, letter.domain, letter.entry
+                );
+                Ok(())
+            }
+            None => Err(format!("no dead letter {id} in {}", args.db.display())),
+        };
+    }
+    let letters = store.dead_letters().map_err(|e| e.to_string())?;
+    if letters.is_empty() {
+        println!("no dead letters");
+        return Ok(());
+    }
+    println!(
+        "{:>4}  {:<28}  {:<12}  {:<32}  {:<9}  {:>8}  {:<24}  error",
+        "id", "consumer", "domain", "root", "sequences", "attempts", "recorded at"
+    );
+    for letter in letters {
+        let root = letter
+            .book
+            .root_uuid()
+            .map_or_else(|_| "-".to_owned(), |root| root.simple().to_string());
+        let sequences: Vec<u32> = letter
+            .book
+            .pages
+            .iter()
+            .filter_map(EventPage::sequence)
+            .collect();
+        let sequences = match (sequences.first(), sequences.last()) {
+            (Some(first), Some(last)) if first == last => first.to_string(),
+            (Some(first), Some(last)) => format!("{first}..{last}"),
+            _ => "-".to_owned(),
+        };
+        let recorded = time::to_rfc3339(&time::from_system_time(letter.recorded_at));
+        println!(
+            "{:>4}  {:<28}  {:<12}  {root:<32}  {sequences:<9}  {:>8}  {recorded:<24}  {:?}: {}",
+            letter.id,
+            letter.consumer,
+            letter.domain,
+            letter.attempts,
+            letter.code(),
+            letter.message
+        );
+    }
+    Ok(())
+}
+
+fn print_events(args: &Events) -> Result<(), String> {
+    let store = existing_database(&args.db)?;
     if let Some(correlation_id) = &args.correlation {
         let located = store
             .correlated(correlation_id)

@@ -8,6 +8,7 @@ mod remote;
 
 pub use deadline::DEFAULT_CALL_TIMEOUT;
 pub(crate) use deadline::{Bounded, Deadline};
+pub(crate) use remote::unreachable;
 pub use remote::Remote;
 
 use angzarr_proto::{

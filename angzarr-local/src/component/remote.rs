@@ -78,17 +78,28 @@ impl Remote {
             .map_err(|error| Status::unavailable(error.message().to_owned()))
     }
 
-    /// Names the component when it cannot be reached.
+    /// Names the component when the call failed on the way (a status the
+    /// component answered itself passes unchanged), and marks a connection
+    /// that could not be made (see [`unreachable`]).
     fn failed(&self, status: Status) -> Status {
-        if status.code() == Code::Unavailable {
-            Status::unavailable(format!(
+        if status.code() != Code::Unavailable || std::error::Error::source(&status).is_none() {
+            return status;
+        }
+        if never_connected(&status) {
+            let named = Status::unavailable(format!(
                 "{} at {} is unreachable: {}",
                 self.kind,
                 self.target,
                 status.message()
-            ))
+            ));
+            Status::from_error(Box::new(Unreachable(named)))
         } else {
-            status
+            Status::unavailable(format!(
+                "{} at {}: the connection failed: {}",
+                self.kind,
+                self.target,
+                status.message()
+            ))
         }
     }
 
@@ -106,6 +117,41 @@ impl Remote {
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| self.failed(status))
+    }
+}
+
+/// Whether a call failed because no connection to its component could be
+/// made (nothing listens at the address, no socket file): the component
+/// never saw the request, so the failure says nothing about what was sent.
+pub(crate) fn unreachable(status: &Status) -> bool {
+    std::error::Error::source(status).is_some_and(|source| source.is::<Unreachable>())
+}
+
+/// Whether tonic's connector failed somewhere in the status's causes.
+fn never_connected(status: &Status) -> bool {
+    let mut cause = std::error::Error::source(status);
+    while let Some(error) = cause {
+        if error.is::<tonic::ConnectError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
+/// The cause a status carries when its call never reached a component.
+#[derive(Debug)]
+struct Unreachable(Status);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for Unreachable {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -235,4 +281,55 @@ impl UpcasterLogic for Remote {
 
 fn correlation_of(cover: Option<&angzarr_proto::Cover>) -> String {
     cover.map(|c| c.correlation_id.clone()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book() -> EventBook {
+        EventBook::default()
+    }
+
+    #[tokio::test]
+    async fn a_port_nothing_listens_on_is_unreachable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let remote = Remote::new(ComponentKind::Projector, &format!("127.0.0.1:{port}")).unwrap();
+        let status = ProjectorLogic::handle(&remote, book()).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(
+            status
+                .message()
+                .starts_with("projector at http://127.0.0.1:"),
+            "{}",
+            status.message()
+        );
+        assert!(unreachable(&status), "{status:?}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_file_is_unreachable() {
+        let path = std::env::temp_dir().join(format!("angzarr-none-{}.sock", uuid::Uuid::new_v4()));
+        let remote = Remote::new(ComponentKind::Saga, &format!("unix:{}", path.display())).unwrap();
+        let status = SagaLogic::handle(&remote, SagaHandleRequest::default())
+            .await
+            .unwrap_err();
+        assert!(unreachable(&status), "{status:?}");
+    }
+
+    #[test]
+    fn a_component_answering_unavailable_was_reached() {
+        assert!(!unreachable(&Status::unavailable("down for maintenance")));
+        let remote = Remote::new(ComponentKind::Projector, "127.0.0.1:1").unwrap();
+        let answered = remote.failed(Status::unavailable("down for maintenance"));
+        assert!(!unreachable(&answered));
+        assert_eq!(
+            answered.message(),
+            "down for maintenance",
+            "passed unchanged"
+        );
+    }
 }

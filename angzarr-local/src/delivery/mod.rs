@@ -6,7 +6,12 @@
 //! order from its stored position: books reach each consumer in the order
 //! they were written (so in order per aggregate), at least once, retried
 //! with backoff while the consumer is down or failing, and resumed after a
-//! restart. SIMPLE and CASCADE commands deliver to projectors (SIMPLE) or
+//! restart. A book a consumer keeps failing (it answers, with an error, or
+//! does not answer within the call deadline) becomes a [`DeadLetter`] after
+//! [`DeliveryOptions::max_attempts`], and the consumer moves on to the next
+//! book; a consumer that cannot be reached at all (nothing listens at its
+//! address) is waited for instead, however long. A dead letter replayed is
+//! delivered to its consumer alone, after the books it has seen since. SIMPLE and CASCADE commands deliver to projectors (SIMPLE) or
 //! to everyone (CASCADE, depth first) before answering; the outbox then
 //! leaves those books alone for the consumers served.
 //!
@@ -25,12 +30,12 @@ use std::time::Duration;
 
 use angzarr_proto::{CascadeError, Projection};
 use tokio::sync::{watch, Notify};
-use tonic::Code;
+use tonic::{Code, Status};
 
 pub(crate) use claims::{ClaimGuard, Claims};
 pub(crate) use outbox::initial_positions;
 
-use crate::store::SyncReach;
+use crate::store::{DeadLetter, SyncReach};
 
 /// How delivery retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +46,10 @@ pub struct DeliveryOptions {
     pub retry_max: Duration,
     /// Outbox entries read at a time (default 64).
     pub batch: usize,
+    /// Failed attempts after which a book becomes a dead letter (default
+    /// [`DEFAULT_MAX_ATTEMPTS`]; 0 counts as 1). Calls to a consumer that
+    /// cannot be reached are not attempts: nothing was delivered.
+    pub max_attempts: u32,
     /// How long the outcome of a command run at most once is kept (default
     /// [`DEFAULT_OUTCOME_RETENTION`], 7 days): a repeat within it is
     /// answered with the first outcome, one after it runs again.
@@ -53,12 +62,52 @@ pub struct DeliveryOptions {
 /// send a command again.
 pub const DEFAULT_OUTCOME_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// Failed attempts before a book is set aside by default: with the default
+/// backoff, about 16 seconds of a consumer answering errors (or 5 minutes of
+/// one that hangs until the 30-second call deadline).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// Why delivery did not settle cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettleError {
+    /// Everything was processed, but these books are dead letters: their
+    /// consumers failed them [`DeliveryOptions::max_attempts`] times and
+    /// moved on. Replay or discard them to settle cleanly.
+    #[error("{}", dead_letters_message(.0))]
+    DeadLetters(Vec<DeadLetter>),
+    /// The store could not be read.
+    #[error("event store: {}", .0.message())]
+    Store(Status),
+}
+
+fn dead_letters_message(letters: &[DeadLetter]) -> String {
+    let mut message = format!("delivery settled with {} dead letter(s)", letters.len());
+    for letter in letters.iter().take(3) {
+        message.push_str(&format!(
+            "; #{} {} failed {} entry {} {} time(s): {:?}: {}",
+            letter.id,
+            letter.consumer,
+            letter.domain,
+            letter.entry,
+            letter.attempts,
+            letter.code(),
+            letter.message
+        ));
+    }
+    if letters.len() > 3 {
+        message.push_str("; ...");
+    }
+    message
+}
+
 impl Default for DeliveryOptions {
     fn default() -> Self {
         DeliveryOptions {
             retry_initial: Duration::from_millis(50),
             retry_max: Duration::from_secs(5),
             batch: 64,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
             outcome_retention: DEFAULT_OUTCOME_RETENTION,
         }
     }

@@ -6,8 +6,8 @@ use angzarr_proto::{EventBook, EventPage, Snapshot};
 use prost::Message;
 
 use super::{
-    after, check_sequences, AggregateKey, Append, EventStore, LocatedPage, OutboxEntry, Outcome,
-    StoreError,
+    after, check_sequences, AggregateKey, Append, DeadLetter, EventStore, LocatedPage, OutboxEntry,
+    Outcome, StoreError, Undelivered,
 };
 
 /// An [`EventStore`] in memory: for tests, gone when dropped.
@@ -26,6 +26,8 @@ struct Inner {
     positions: HashMap<String, u64>,
     /// Each outcome with when it was recorded.
     outcomes: HashMap<String, (Outcome, SystemTime)>,
+    dead_letters: BTreeMap<u64, DeadLetter>,
+    last_dead_letter: u64,
 }
 
 #[derive(Default)]
@@ -134,6 +136,7 @@ impl EventStore for MemoryStore {
                     id: *outbox_head,
                     domain: publication.domain.to_owned(),
                     claim: publication.claim,
+                    consumer: None,
                     book,
                 },
             );
@@ -256,6 +259,58 @@ impl EventStore for MemoryStore {
             .outcomes
             .retain(|_, (_, recorded)| *recorded >= recorded_before);
         Ok((before - inner.outcomes.len()) as u64)
+    }
+
+    fn dead_letter(&self, letter: &Undelivered<'_>) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        inner.last_dead_letter += 1;
+        let id = inner.last_dead_letter;
+        inner.dead_letters.insert(
+            id,
+            DeadLetter {
+                id,
+                consumer: letter.consumer.to_owned(),
+                entry: letter.entry.id,
+                domain: letter.entry.domain.clone(),
+                book: letter.entry.book.clone(),
+                code: letter.code,
+                message: letter.message.to_owned(),
+                attempts: letter.attempts,
+                recorded_at: SystemTime::now(),
+            },
+        );
+        inner
+            .positions
+            .insert(letter.consumer.to_owned(), letter.entry.id);
+        Ok(id)
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        Ok(self.lock().dead_letters.values().cloned().collect())
+    }
+
+    fn replay_dead_letter(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        let mut inner = self.lock();
+        let Some(letter) = inner.dead_letters.remove(&id) else {
+            return Ok(None);
+        };
+        inner.outbox_head += 1;
+        let entry = inner.outbox_head;
+        inner.outbox.insert(
+            entry,
+            OutboxEntry {
+                id: entry,
+                domain: letter.domain,
+                claim: None,
+                consumer: Some(letter.consumer),
+                book: letter.book,
+            },
+        );
+        Ok(Some(entry))
+    }
+
+    fn discard_dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, StoreError> {
+        Ok(self.lock().dead_letters.remove(&id))
     }
 }
 

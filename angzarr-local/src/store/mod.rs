@@ -81,8 +81,59 @@ pub struct OutboxEntry {
     pub domain: String,
     /// The synchronous delivery that claimed it, if any.
     pub claim: Option<Claim>,
+    /// The one consumer (its position key, `{kind}:{name}`) this entry is
+    /// for, when it is a replayed dead letter; `None` for every consumer
+    /// that wants the book.
+    pub consumer: Option<String>,
     /// The book: cover, newly stored pages, snapshot, next sequence.
     pub book: EventBook,
+}
+
+/// A book a consumer kept failing, set aside so that the consumer could
+/// move on: what it was, who failed it, and the last error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// Its number (increasing, never reused).
+    pub id: u64,
+    /// The consumer that failed it: its position key, `{kind}:{name}`
+    /// (`saga:saga-table-player`, `projector:seating`, ...).
+    pub consumer: String,
+    /// The outbox entry the book was delivered from.
+    pub entry: u64,
+    /// The book's domain.
+    pub domain: String,
+    /// The book, as it was queued.
+    pub book: EventBook,
+    /// The gRPC status code of the last attempt.
+    pub code: i32,
+    /// The status message of the last attempt.
+    pub message: String,
+    /// How many attempts failed.
+    pub attempts: u32,
+    /// When it was set aside.
+    pub recorded_at: SystemTime,
+}
+
+impl DeadLetter {
+    /// The last attempt's status code.
+    pub fn code(&self) -> tonic::Code {
+        tonic::Code::from_i32(self.code)
+    }
+}
+
+/// A dead letter to record: see [`EventStore::dead_letter`].
+#[derive(Debug, Clone, Copy)]
+pub struct Undelivered<'a> {
+    /// The consumer's position key.
+    pub consumer: &'a str,
+    /// The outbox entry it failed: the consumer's position moves there.
+    pub entry: &'a OutboxEntry,
+    /// The last attempt's status code.
+    pub code: i32,
+    /// The last attempt's status message.
+    pub message: &'a str,
+    /// How many attempts failed.
+    pub attempts: u32,
 }
 
 /// The recorded result of a command run at most once: OK (`code` 0) with the
@@ -265,6 +316,22 @@ pub trait EventStore: Send + Sync + 'static {
     /// Removes the outcomes recorded before `recorded_before`; returns how
     /// many. A command whose outcome is gone runs again if it comes back.
     fn prune_outcomes(&self, recorded_before: SystemTime) -> Result<u64, StoreError>;
+
+    /// Records a dead letter and moves its consumer's position to its entry,
+    /// atomically: the book is set aside exactly once, however the process
+    /// stops. Returns the dead letter's id.
+    fn dead_letter(&self, letter: &Undelivered<'_>) -> Result<u64, StoreError>;
+
+    /// Every dead letter, oldest first.
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Removes dead letter `id` and queues its book again, in the outbox,
+    /// for its consumer alone, atomically. Returns the new outbox entry's
+    /// id, or `None` when there is no such dead letter.
+    fn replay_dead_letter(&self, id: u64) -> Result<Option<u64>, StoreError>;
+
+    /// Removes dead letter `id`; returns it, or `None` when there is none.
+    fn discard_dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, StoreError>;
 }
 
 /// Milliseconds since the Unix epoch, as outcomes are stamped.
@@ -331,6 +398,18 @@ impl<S: EventStore + ?Sized> EventStore for std::sync::Arc<S> {
     }
     fn prune_outcomes(&self, recorded_before: SystemTime) -> Result<u64, StoreError> {
         (**self).prune_outcomes(recorded_before)
+    }
+    fn dead_letter(&self, letter: &Undelivered<'_>) -> Result<u64, StoreError> {
+        (**self).dead_letter(letter)
+    }
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        (**self).dead_letters()
+    }
+    fn replay_dead_letter(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        (**self).replay_dead_letter(id)
+    }
+    fn discard_dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, StoreError> {
+        (**self).discard_dead_letter(id)
     }
 }
 
@@ -513,8 +592,115 @@ pub(crate) mod contract {
 
         check_outcome_retention(store);
         check_outbox(store, &table);
+        check_dead_letters(store, &table);
         check_sequence_space(store);
         check_batches(store);
+    }
+
+    /// A dead letter moves its consumer on in the same write; replaying one
+    /// queues its book for that consumer alone; discarding one removes it.
+    fn check_dead_letters(store: &dyn EventStore, table: &AggregateKey) {
+        assert!(store.dead_letters().unwrap().is_empty());
+        let book = EventBook {
+            pages: vec![page(7)],
+            next_sequence: 8,
+            ..Default::default()
+        };
+        let bytes = book.encode_to_vec();
+        let published = store
+            .append(&Append {
+                publish: Some(Publication {
+                    domain: "table",
+                    book: &bytes,
+                    claim: None,
+                }),
+                ..append(
+                    table,
+                    store.next_sequence(table).unwrap(),
+                    &[page(store.next_sequence(table).unwrap())],
+                    "",
+                )
+            })
+            .unwrap()
+            .unwrap();
+        let entry = store.outbox_after(published - 1, 1).unwrap().pop().unwrap();
+        assert_eq!(entry.consumer, None, "a written book is for everyone");
+        let before = SystemTime::now() - std::time::Duration::from_secs(1);
+        let first = store
+            .dead_letter(&Undelivered {
+                consumer: "projector:seating",
+                entry: &entry,
+                code: tonic::Code::InvalidArgument as i32,
+                message: "no seat 9",
+                attempts: 5,
+            })
+            .unwrap();
+        assert_eq!(
+            store.position("projector:seating").unwrap(),
+            Some(published),
+            "the consumer moves past the book in the same write"
+        );
+        let second = store
+            .dead_letter(&Undelivered {
+                consumer: "saga:bonus",
+                entry: &entry,
+                code: tonic::Code::Internal as i32,
+                message: "panicked",
+                attempts: 3,
+            })
+            .unwrap();
+        assert!(second > first);
+        let letters = store.dead_letters().unwrap();
+        assert_eq!(letters.len(), 2);
+        let letter = &letters[0];
+        assert_eq!(letter.id, first);
+        assert_eq!(letter.consumer, "projector:seating");
+        assert_eq!(letter.entry, published);
+        assert_eq!(letter.domain, entry.domain);
+        assert_eq!(letter.book, entry.book);
+        assert_eq!(letter.code(), tonic::Code::InvalidArgument);
+        assert_eq!(letter.message, "no seat 9");
+        assert_eq!(letter.attempts, 5);
+        assert!(
+            letter.recorded_at >= before
+                && letter.recorded_at <= SystemTime::now() + std::time::Duration::from_secs(1)
+        );
+
+        let replayed = store
+            .replay_dead_letter(first)
+            .unwrap()
+            .expect("a dead letter there is replayed");
+        assert!(replayed > published);
+        assert_eq!(store.outbox_head().unwrap(), replayed);
+        let queued = store.outbox_after(published, 10).unwrap();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].id, replayed);
+        assert_eq!(queued[0].consumer.as_deref(), Some("projector:seating"));
+        assert_eq!(queued[0].book, entry.book);
+        assert_eq!(queued[0].domain, entry.domain);
+        assert_eq!(queued[0].claim, None);
+        assert_eq!(
+            store.replay_dead_letter(first).unwrap(),
+            None,
+            "replayed once"
+        );
+
+        assert_eq!(store.discard_dead_letter(first).unwrap(), None);
+        let discarded = store.discard_dead_letter(second).unwrap().unwrap();
+        assert_eq!(discarded.consumer, "saga:bonus");
+        assert_eq!(discarded.message, "panicked");
+        assert!(store.dead_letters().unwrap().is_empty());
+        let later = store
+            .dead_letter(&Undelivered {
+                consumer: "saga:bonus",
+                entry: &queued[0],
+                code: tonic::Code::Internal as i32,
+                message: "again",
+                attempts: 1,
+            })
+            .unwrap();
+        assert!(later > second, "dead-letter ids are never reused");
+        store.discard_dead_letter(later).unwrap();
     }
 
     /// Outcomes are kept until pruned by when they were recorded.

@@ -9,8 +9,8 @@ use rusqlite::{
 };
 
 use super::{
-    after, check_sequences, AggregateKey, Append, Claim, EventStore, LocatedPage, OutboxEntry,
-    Outcome, StoreError, SyncReach,
+    after, check_sequences, AggregateKey, Append, Claim, DeadLetter, EventStore, LocatedPage,
+    OutboxEntry, Outcome, StoreError, SyncReach, Undelivered,
 };
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how
@@ -70,6 +70,20 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE outcomes ADD COLUMN recorded_at INTEGER NOT NULL DEFAULT 0;
     UPDATE outcomes SET recorded_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
     CREATE INDEX outcomes_by_time ON outcomes (recorded_at);",
+    // 4: dead letters, and outbox entries for one consumer (a replayed dead
+    // letter); NULL is every consumer that wants the book.
+    "ALTER TABLE outbox ADD COLUMN consumer TEXT;
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        consumer TEXT NOT NULL,
+        entry INTEGER NOT NULL,
+        domain TEXT NOT NULL,
+        book BLOB NOT NULL,
+        code INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        recorded_at INTEGER NOT NULL
+    );",
 ];
 
 /// No crash point set.
@@ -285,6 +299,48 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     transaction.commit()?;
     Ok(())
 }
+
+fn decode_book(bytes: &[u8]) -> Result<EventBook, StoreError> {
+    EventBook::decode(bytes).map_err(|error| StoreError::Corrupt(error.to_string()))
+}
+
+/// Reads a row of `SELECT id, consumer, entry, domain, book, code, message,
+/// attempts, recorded_at FROM dead_letters`.
+type DeadLetterRow = (i64, String, i64, String, Vec<u8>, i32, String, i64, i64);
+
+fn dead_letter_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeadLetterRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+    ))
+}
+
+fn dead_letter_from(row: DeadLetterRow) -> Result<DeadLetter, StoreError> {
+    let (id, consumer, entry, domain, book, code, message, attempts, recorded_at) = row;
+    Ok(DeadLetter {
+        id: stored_u64(id)?,
+        consumer,
+        entry: stored_u64(entry)?,
+        domain,
+        book: decode_book(&book)?,
+        code,
+        message,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| StoreError::Corrupt(format!("dead letter {id}: {attempts} attempts")))?,
+        recorded_at: std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(recorded_at).unwrap_or(0)),
+    })
+}
+
+const DEAD_LETTER_COLUMNS: &str =
+    "id, consumer, entry, domain, book, code, message, attempts, recorded_at";
 
 fn decode_page(bytes: &[u8]) -> Result<EventPage, StoreError> {
     EventPage::decode(bytes).map_err(|error| StoreError::Corrupt(error.to_string()))
@@ -623,7 +679,7 @@ impl EventStore for SqliteStore {
     fn outbox_after(&self, after: u64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
         let connection = self.read();
         let mut statement = connection.prepare_cached(
-            "SELECT id, domain, claim_run, claim_token, claim_reach, book FROM outbox
+            "SELECT id, domain, claim_run, claim_token, claim_reach, book, consumer FROM outbox
              WHERE id > ?1 ORDER BY id LIMIT ?2",
         )?;
         let after = i64::try_from(after).unwrap_or(i64::MAX);
@@ -636,10 +692,11 @@ impl EventStore for SqliteStore {
                 row.get::<_, i64>(3)?,
                 row.get::<_, i64>(4)?,
                 row.get::<_, Vec<u8>>(5)?,
+                row.get::<_, Option<String>>(6)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, domain, run, token, reach, book) = row?;
+            let (id, domain, run, token, reach, book, consumer) = row?;
             Ok(OutboxEntry {
                 id: stored_u64(id)?,
                 domain,
@@ -648,8 +705,8 @@ impl EventStore for SqliteStore {
                     token: token as u64,
                     reach,
                 }),
-                book: EventBook::decode(book.as_slice())
-                    .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+                consumer,
+                book: decode_book(&book)?,
             })
         })
         .collect()
@@ -724,6 +781,86 @@ impl EventStore for SqliteStore {
             .prepare_cached("DELETE FROM outcomes WHERE recorded_at < ?1")?
             .execute(params![super::epoch_millis(recorded_before)])?;
         Ok(removed as u64)
+    }
+
+    fn dead_letter(&self, letter: &Undelivered<'_>) -> Result<u64, StoreError> {
+        let entry = i64::try_from(letter.entry.id).unwrap_or(i64::MAX);
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        transaction
+            .prepare_cached(
+                "INSERT INTO dead_letters
+                 (consumer, entry, domain, book, code, message, attempts, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                letter.consumer,
+                entry,
+                letter.entry.domain,
+                letter.entry.book.encode_to_vec(),
+                letter.code,
+                letter.message,
+                i64::from(letter.attempts),
+                super::epoch_millis(std::time::SystemTime::now()),
+            ])?;
+        let id = stored_u64(transaction.last_insert_rowid())?;
+        transaction
+            .prepare_cached(
+                "INSERT INTO positions (consumer, position) VALUES (?1, ?2)
+                 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+            )?
+            .execute(params![letter.consumer, entry])?;
+        transaction.commit()?;
+        Ok(id)
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        let connection = self.read();
+        let mut statement = connection.prepare_cached(&format!(
+            "SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters ORDER BY id"
+        ))?;
+        let rows = statement.query_map([], dead_letter_row)?;
+        rows.map(|row| dead_letter_from(row?)).collect()
+    }
+
+    fn replay_dead_letter(&self, id: u64) -> Result<Option<u64>, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        let mut connection = self.lock();
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<(String, String, Vec<u8>)> = transaction
+            .prepare_cached("SELECT consumer, domain, book FROM dead_letters WHERE id = ?1")?
+            .query_row(params![id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .optional()?;
+        let Some((consumer, domain, book)) = found else {
+            return Ok(None);
+        };
+        transaction
+            .prepare_cached("INSERT INTO outbox (domain, book, consumer) VALUES (?1, ?2, ?3)")?
+            .execute(params![domain, book, consumer])?;
+        let entry = stored_u64(transaction.last_insert_rowid())?;
+        transaction
+            .prepare_cached("DELETE FROM dead_letters WHERE id = ?1")?
+            .execute(params![id])?;
+        transaction.commit()?;
+        Ok(Some(entry))
+    }
+
+    fn discard_dead_letter(&self, id: u64) -> Result<Option<DeadLetter>, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        let row = self
+            .lock()
+            .prepare_cached(&format!(
+                "DELETE FROM dead_letters WHERE id = ?1 RETURNING {DEAD_LETTER_COLUMNS}"
+            ))?
+            .query_row(params![id], dead_letter_row)
+            .optional()?;
+        row.map(dead_letter_from).transpose()
     }
 }
 
@@ -848,8 +985,8 @@ mod tests {
         match SqliteStore::with_connection(connection) {
             Err(StoreError::NewerSchema {
                 found: 99,
-                supported: 3,
-            }) => {}
+                supported,
+            }) if supported == MIGRATIONS.len() as i64 => {}
             Err(other) => panic!("{other}"),
             Ok(_) => panic!("a newer schema must be refused"),
         }
