@@ -1068,3 +1068,126 @@ async fn a_book_a_consumer_keeps_failing_is_set_aside_and_the_consumer_moves_on(
         "max_attempts: 0 attempts would deliver nothing; give 1 or more"
     );
 }
+
+/// A saga whose commands go to a domain nobody registered.
+struct Stray;
+
+#[angzarr_client::saga(name = "stray", source = "player", target = "bank")]
+impl Stray {
+    #[handles(examples::proto::PlayerRegistered)]
+    fn open(
+        &self,
+        _: &examples::proto::PlayerRegistered,
+        ctx: &angzarr_client::SagaContext,
+    ) -> angzarr_client::Command<DepositFunds> {
+        angzarr_client::Command::new(ctx.root(), deposit(1))
+    }
+}
+
+/// A command to a domain angzarr-local does not serve was never the
+/// business's to refuse: it is retried, and becomes a dead letter of the
+/// saga's book, with nothing compensated or revoked.
+#[tokio::test]
+async fn a_saga_command_to_an_unregistered_domain_is_retried_not_compensated() {
+    let (system, recorder) = start_with_ledger(
+        LocalCoordinator::builder()
+            .domain_aggregate(Player)
+            .saga(Stray),
+        &["player", REVOCATION_DOMAIN],
+    )
+    .await;
+    let root = uuid::Uuid::new_v4();
+    system.register(root, "stray", SyncMode::Async).await;
+    let letters = match system.coordinator.settled().await {
+        Err(angzarr_local::SettleError::DeadLetters(letters)) => letters,
+        other => panic!("expected the saga's book in the dead letters, got {other:?}"),
+    };
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    assert_eq!(letters[0].consumer, "saga:stray");
+    assert_eq!(letters[0].code(), tonic::Code::NotFound);
+    assert!(
+        letters[0].message.starts_with("domain `bank` not found"),
+        "{}",
+        letters[0].message
+    );
+    assert_eq!(letters[0].attempts, fast_retries().max_attempts);
+    assert!(
+        system.history(REVOCATION_DOMAIN, root).await.is_empty(),
+        "nothing revoked"
+    );
+    assert_eq!(
+        types(&system.history("player", root).await),
+        ["PlayerRegistered"]
+    );
+    assert!(
+        recorder.seen().iter().all(|seen| seen.domain == "player"),
+        "{:#?}",
+        recorder.seen()
+    );
+}
+
+/// The client's and delivery's one meaning of "rejection": a business
+/// refusal is one; angzarr-local's own checks of a request are not, and say
+/// which check with a code.
+#[tokio::test]
+async fn the_coordinators_own_refusals_are_coded_and_are_not_rejections() {
+    let system = start(LocalCoordinator::builder().domain_aggregate(Player)).await;
+    let root = uuid::Uuid::new_v4();
+    let unknown = system
+        .client
+        .command("bank", root)
+        .with_command(&deposit(1))
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(unknown.is_not_found(), "{unknown}");
+    assert_eq!(unknown.error_code().as_deref(), Some("UNKNOWN_DOMAIN"));
+    assert!(!unknown.is_rejection());
+    let malformed = system
+        .client
+        .command("Bank", root)
+        .with_command(&deposit(1))
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(malformed.is_invalid_argument(), "{malformed}");
+    assert_eq!(
+        malformed.message(),
+        "domain name must start with lowercase letter"
+    );
+    assert_eq!(malformed.error_code().as_deref(), Some("INVALID_DOMAIN"));
+    assert!(!malformed.is_rejection());
+
+    system.register(root, "coded", SyncMode::Async).await;
+    let refused = system
+        .client
+        .command("player", root)
+        .with_command(&WithdrawFunds {
+            amount: Some(chips(bank::TOO_MUCH)),
+        })
+        .with_sequence(1)
+        .execute()
+        .await
+        .unwrap_err();
+    assert!(refused.is_rejection(), "{refused}");
+    assert_eq!(refused.message(), "Insufficient funds");
+    assert_eq!(
+        refused.error_code(),
+        None,
+        "the example gives no code of its own"
+    );
+    let unhandled = system
+        .client
+        .command("player", root)
+        .with_command(&AuditOpened::default())
+        .with_sequence(1)
+        .execute()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        unhandled.error_code().as_deref(),
+        Some("NO_HANDLER_REGISTERED"),
+        "{unhandled}"
+    );
+    assert!(!unhandled.is_rejection());
+}

@@ -174,6 +174,39 @@ fn display_sequence(sequence: Option<u32>) -> String {
 }
 
 impl ComponentErrorKind {
+    /// The machine-readable code the caller receives with it (see
+    /// [`coded`](crate::coded)): the framework's for everything but a
+    /// rejection, whose code is its own, if it gave one.
+    pub fn error_code(&self) -> Option<&str> {
+        use crate::coded;
+        Some(match self {
+            ComponentErrorKind::Rejected(rejection) => return rejection.error_code(),
+            ComponentErrorKind::NoCommandBook => coded::MISSING_COMMAND_BOOK,
+            ComponentErrorKind::NoPages => coded::MISSING_COMMAND_PAGE,
+            ComponentErrorKind::MissingCommand { .. } => coded::MISSING_COMMAND_PAYLOAD,
+            ComponentErrorKind::MissingField {
+                request: "SagaHandleRequest",
+                field: "source",
+            } => coded::MISSING_SAGA_SOURCE,
+            ComponentErrorKind::MissingField {
+                field: "trigger", ..
+            } => coded::MISSING_PM_TRIGGER,
+            ComponentErrorKind::UnknownCommand { .. } => coded::NO_HANDLER_REGISTERED,
+            ComponentErrorKind::UndecodableCommand { .. } => coded::ANY_DECODE_FAILED,
+            ComponentErrorKind::UndecodableEvent { .. }
+            | ComponentErrorKind::MissingEvent { .. }
+            | ComponentErrorKind::UndecodableSnapshot { .. } => coded::PERSISTED_EVENT_CORRUPT,
+            ComponentErrorKind::MalformedNotification { .. } => coded::NOTIFICATION_DECODE_FAILED,
+            ComponentErrorKind::SequenceExhausted { .. } => coded::SEQUENCE_EXHAUSTED,
+            ComponentErrorKind::Internal(_) => coded::UNHANDLED_HANDLER_ERROR,
+            ComponentErrorKind::MissingField { .. }
+            | ComponentErrorKind::UndecodableRequest { .. }
+            | ComponentErrorKind::SnapshotUnsupported { .. }
+            | ComponentErrorKind::ForeignProcessState { .. }
+            | ComponentErrorKind::ReplayUnsupported { .. } => coded::INVALID_REQUEST,
+        })
+    }
+
     /// The gRPC status code the caller receives.
     pub fn code(&self) -> tonic::Code {
         match self {
@@ -258,7 +291,13 @@ impl From<ComponentError> for tonic::Status {
     fn from(error: ComponentError) -> Self {
         match error.into_kind() {
             ComponentErrorKind::Rejected(rejection) => rejection.into(),
-            other => tonic::Status::new(other.code(), other.to_string()),
+            other => {
+                let status = tonic::Status::new(other.code(), other.to_string());
+                match other.error_code() {
+                    Some(code) => crate::coded::with_error_code(status, code),
+                    None => status,
+                }
+            }
         }
     }
 }

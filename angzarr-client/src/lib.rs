@@ -20,7 +20,8 @@
 //! - [`Server`] serves any set of components (and [`run_aggregate_server`]
 //!   and its siblings serve one), with health, reflection and graceful
 //!   shutdown; [`topology`] lists what a binary contains;
-//! - [`Rejection`] and guards such as [`require_exists`] for business rules;
+//! - [`Rejection`] and guards such as [`require_exists`] for business rules,
+//!   and [`coded`] errors: the codes refusals carry, and what a rejection is;
 //! - clients of a coordinator: [`DomainClient`] with fluent command and query
 //!   builders, [`QueryClient`], [`AggregateClient`], [`SpeculativeClient`],
 //!   and one error type, [`ClientError`], with predicates;
@@ -88,6 +89,7 @@
 
 pub mod aggregate;
 mod client;
+pub mod coded;
 pub mod compensation;
 mod component;
 mod consume;

@@ -41,6 +41,7 @@ impl RejectionKind {
 pub struct Rejection {
     kind: RejectionKind,
     message: String,
+    error_code: Option<String>,
 }
 
 impl Rejection {
@@ -49,6 +50,7 @@ impl Rejection {
         Rejection {
             kind,
             message: message.into(),
+            error_code: None,
         }
     }
 
@@ -84,15 +86,43 @@ impl Rejection {
         self
     }
 
+    /// The same rejection with a machine-readable code of the business's
+    /// own (`UPPER_SNAKE_CASE`, e.g. `VALUE_NOT_POSITIVE`), which the
+    /// caller reads with [`ClientError::error_code`](crate::ClientError::error_code)
+    /// and a compensation handler can branch on. It travels as a
+    /// `google.rpc.ErrorInfo` (see [`coded`](crate::coded)).
+    ///
+    /// ```
+    /// use angzarr_client::{ClientError, Rejection};
+    ///
+    /// let rejection = Rejection::invalid_argument("amount must be positive").with_code("VALUE_NOT_POSITIVE");
+    /// let seen = ClientError::from(rejection.to_status());
+    /// assert_eq!(seen.error_code().as_deref(), Some("VALUE_NOT_POSITIVE"));
+    /// assert!(seen.is_rejection());
+    /// ```
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.error_code = Some(code.into());
+        self
+    }
+
+    /// The business's own code, if it gave one.
+    pub fn error_code(&self) -> Option<&str> {
+        self.error_code.as_deref()
+    }
+
     /// The gRPC status the caller receives.
     pub fn to_status(&self) -> tonic::Status {
-        tonic::Status::new(self.code(), self.message.clone())
+        self.clone().into()
     }
 }
 
 impl From<Rejection> for tonic::Status {
     fn from(rejection: Rejection) -> Self {
-        tonic::Status::new(rejection.code(), rejection.message)
+        let status = tonic::Status::new(rejection.code(), rejection.message);
+        match &rejection.error_code {
+            Some(code) => crate::coded::with_error_code(status, code),
+            None => status,
+        }
     }
 }
 

@@ -163,7 +163,7 @@ fn named<T>(request: &Request<T>) -> Result<Option<String>, Status> {
             .to_str()
             .map(|name| Some(name.to_owned()))
             .map_err(|_| {
-                Status::invalid_argument(format!(
+                crate::validate::invalid(format!(
                     "`{}` metadata must be visible ASCII",
                     angzarr_client::COMPONENT_METADATA_KEY
                 ))
@@ -174,11 +174,14 @@ fn named<T>(request: &Request<T>) -> Result<Option<String>, Status> {
 /// The sidecars' delivery entry points: angzarr-local delivers books to its
 /// components itself, so only the dry runs are served.
 fn delivered_here(what: &str) -> Status {
-    Status::unimplemented(format!(
-        "{what} is how Angzarr's bus hands a book to a component's sidecar; angzarr-local \
-         delivers books to its components itself (send commands or facts instead), and \
-         serves the dry run (`HandleSpeculative` / `ExecuteSpeculative`)"
-    ))
+    angzarr_client::coded::with_error_code(
+        Status::unimplemented(format!(
+            "{what} is how Angzarr's bus hands a book to a component's sidecar; angzarr-local \
+             delivers books to its components itself (send commands or facts instead), and \
+             serves the dry run (`HandleSpeculative` / `ExecuteSpeculative`)"
+        )),
+        angzarr_client::coded::INVALID_REQUEST,
+    )
 }
 
 #[tonic::async_trait]

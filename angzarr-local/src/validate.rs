@@ -1,5 +1,6 @@
 //! Request validation, with the real coordinator's rules and messages.
 
+use angzarr_client::coded;
 use angzarr_proto::{CommandBook, CommandRequest, Cover};
 use tonic::Status;
 
@@ -26,10 +27,12 @@ pub struct ValidCommand<'a> {
 
 /// Checks a CommandRequest in the real coordinator's order.
 pub fn command_request(request: &CommandRequest) -> Result<ValidCommand<'_>, Status> {
-    let book = request
-        .command
-        .as_ref()
-        .ok_or_else(|| invalid("CommandRequest must have a command"))?;
+    let book = request.command.as_ref().ok_or_else(|| {
+        coded(
+            coded::MISSING_COMMAND_BOOK,
+            "CommandRequest must have a command",
+        )
+    })?;
     command_book(book)
 }
 
@@ -38,21 +41,24 @@ pub fn command_book(book: &CommandBook) -> Result<ValidCommand<'_>, Status> {
     let cover = book
         .cover
         .as_ref()
-        .ok_or_else(|| invalid("CommandBook must have a cover"))?;
+        .ok_or_else(|| coded(coded::MISSING_COVER, "CommandBook must have a cover"))?;
     let root = root(cover)?;
     domain(&cover.domain)?;
     correlation_id(&cover.correlation_id)?;
     edition(cover)?;
     if book.pages.len() > MAX_COMMAND_PAGES {
-        return Err(invalid(format!(
-            "command book exceeds maximum pages (max: {MAX_COMMAND_PAGES}, got: {})",
-            book.pages.len()
-        )));
+        return Err(coded(
+            coded::TOO_MANY_PAGES,
+            format!(
+                "command book exceeds maximum pages (max: {MAX_COMMAND_PAGES}, got: {})",
+                book.pages.len()
+            ),
+        ));
     }
     for (index, page) in book.pages.iter().enumerate() {
         if let Some(command) = page.command() {
             if command.value.len() > MAX_PAYLOAD_BYTES {
-                return Err(invalid(format!(
+                return Err(coded(coded::PAYLOAD_TOO_LARGE, format!(
                     "page payload exceeds maximum size at page {index} (max: {MAX_PAYLOAD_BYTES} bytes, got: {} bytes)",
                     command.value.len()
                 )));
@@ -60,7 +66,10 @@ pub fn command_book(book: &CommandBook) -> Result<ValidCommand<'_>, Status> {
         }
     }
     if book.pages.is_empty() {
-        return Err(invalid("command book has no pages"));
+        return Err(coded(
+            coded::MISSING_COMMAND_PAGE,
+            "command book has no pages",
+        ));
     }
     Ok(ValidCommand { book, cover, root })
 }
@@ -70,34 +79,42 @@ pub fn root(cover: &Cover) -> Result<uuid::Uuid, Status> {
     let root = cover
         .root
         .as_ref()
-        .ok_or_else(|| invalid("Cover must have a root UUID"))?;
+        .ok_or_else(|| coded(coded::INVALID_ROOT, "Cover must have a root UUID"))?;
     uuid::Uuid::from_slice(&root.value).map_err(|_| {
-        invalid(format!(
-            "Invalid UUID: invalid length: expected 16 bytes, found {}",
-            root.value.len()
-        ))
+        coded(
+            coded::INVALID_ROOT,
+            format!(
+                "Invalid UUID: invalid length: expected 16 bytes, found {}",
+                root.value.len()
+            ),
+        )
     })
 }
 
 /// Angzarr's domain rule: `[a-z_][a-z0-9_-]*`, at most 64 characters.
 pub fn domain(domain: &str) -> Result<(), Status> {
     let Some(first) = domain.chars().next() else {
-        return Err(invalid("domain name cannot be empty"));
+        return Err(coded(coded::INVALID_DOMAIN, "domain name cannot be empty"));
     };
     let length = domain.chars().count();
     if length > MAX_DOMAIN_LEN {
-        return Err(invalid(format!(
-            "domain name exceeds maximum length (max: {MAX_DOMAIN_LEN}, got: {length})"
-        )));
+        return Err(coded(
+            coded::INVALID_DOMAIN,
+            format!("domain name exceeds maximum length (max: {MAX_DOMAIN_LEN}, got: {length})"),
+        ));
     }
     if !(first.is_ascii_lowercase() || first == '_') {
-        return Err(invalid("domain name must start with lowercase letter"));
+        return Err(coded(
+            coded::INVALID_DOMAIN,
+            "domain name must start with lowercase letter",
+        ));
     }
     if !domain
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     {
-        return Err(invalid(
+        return Err(coded(
+            coded::INVALID_DOMAIN,
             "domain name contains invalid characters (allowed: a-z, 0-9, _, -)",
         ));
     }
@@ -117,25 +134,34 @@ pub fn edition(cover: &Cover) -> Result<(), Status> {
     }
     let length = name.chars().count();
     if length > MAX_EDITION_LEN {
-        return Err(invalid(format!(
-            "edition name exceeds maximum length (max: {MAX_EDITION_LEN}, got: {length})"
-        )));
+        return Err(coded(
+            coded::INVALID_EDITION,
+            format!("edition name exceeds maximum length (max: {MAX_EDITION_LEN}, got: {length})"),
+        ));
     }
     let first = name.chars().next().unwrap_or('_');
     if !(first.is_ascii_lowercase() || first == '_') {
-        return Err(invalid("edition name must start with lowercase letter"));
+        return Err(coded(
+            coded::INVALID_EDITION,
+            "edition name must start with lowercase letter",
+        ));
     }
     if !name
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     {
-        return Err(invalid(
+        return Err(coded(
+            coded::INVALID_EDITION,
             "edition name contains invalid characters (allowed: a-z, 0-9, _, -)",
         ));
     }
     for divergence in &edition.divergences {
-        domain(&divergence.domain)
-            .map_err(|status| invalid(format!("edition divergence: {}", status.message())))?;
+        domain(&divergence.domain).map_err(|status| {
+            coded(
+                coded::INVALID_EDITION,
+                format!("edition divergence: {}", status.message()),
+            )
+        })?;
     }
     Ok(())
 }
@@ -144,23 +170,34 @@ pub fn edition(cover: &Cover) -> Result<(), Status> {
 pub fn correlation_id(correlation_id: &str) -> Result<(), Status> {
     let length = correlation_id.chars().count();
     if length > MAX_CORRELATION_ID_LEN {
-        return Err(invalid(format!(
+        return Err(coded(
+            coded::INVALID_CORRELATION_ID,
+            format!(
             "correlation_id exceeds maximum length (max: {MAX_CORRELATION_ID_LEN}, got: {length})"
-        )));
+        ),
+        ));
     }
     if !correlation_id
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
-        return Err(invalid(
+        return Err(coded(
+            coded::INVALID_CORRELATION_ID,
             "correlation_id contains invalid characters (allowed: a-zA-Z0-9_-)",
         ));
     }
     Ok(())
 }
 
+/// INVALID_ARGUMENT for a request angzarr-local cannot take as it is,
+/// coded [`INVALID_REQUEST`](coded::INVALID_REQUEST).
 pub(crate) fn invalid(message: impl Into<String>) -> Status {
-    Status::invalid_argument(message)
+    coded(coded::INVALID_REQUEST, message)
+}
+
+/// INVALID_ARGUMENT with the framework's `code` for what is wrong.
+pub(crate) fn coded(code: &str, message: impl Into<String>) -> Status {
+    coded::with_error_code(Status::invalid_argument(message), code)
 }
 
 #[cfg(test)]

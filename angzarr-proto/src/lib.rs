@@ -25,6 +25,7 @@
 //! - [`AnyExt`]: pack and unpack [`Any`] with a typed error on mismatch;
 //! - [`identity`]: `uuid::Uuid` to and from the wire [`Uuid`];
 //! - [`time`]: timestamps from now, a `SystemTime` or RFC 3339 text;
+//! - [`rpc`]: `google.rpc.Status` and `ErrorInfo`, the error details of gRPC;
 //! - accessors on [`Cover`], [`EventBook`], [`CommandBook`] and their pages
 //!   (domain, root, correlation id, edition, sequences).
 //!
@@ -40,6 +41,7 @@ mod any;
 mod book;
 mod descriptor;
 pub mod identity;
+pub mod rpc;
 pub mod time;
 pub mod type_url;
 pub mod view;

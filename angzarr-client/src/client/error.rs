@@ -52,9 +52,6 @@ pub enum ClientError {
     Decode(#[from] UnpackError),
 }
 
-/// Prefixes of the coordinator's own optimistic-concurrency failures.
-const SEQUENCE_CONFLICT_PREFIXES: [&str; 2] = ["Sequence mismatch:", "Sequence conflict:"];
-
 impl From<Status> for ClientError {
     fn from(status: Status) -> Self {
         // tonic reports its own client-side call timeout as CANCELLED;
@@ -146,21 +143,24 @@ impl ClientError {
     /// an older sequence. [`current_event_book`](Self::current_event_book)
     /// tells where the aggregate is.
     pub fn is_sequence_conflict(&self) -> bool {
-        self.status().is_some_and(|status| {
-            status.code() == Code::FailedPrecondition
-                && SEQUENCE_CONFLICT_PREFIXES
-                    .iter()
-                    .any(|prefix| status.message().starts_with(prefix))
-        })
+        self.status()
+            .is_some_and(crate::coded::is_sequence_conflict)
     }
 
-    /// A refusal by the business logic (FAILED_PRECONDITION or
-    /// INVALID_ARGUMENT that is not a sequence conflict).
+    /// A refusal by the business logic, which it would repeat for the same
+    /// command: see [`coded::is_rejection`](crate::coded::is_rejection) for
+    /// the one definition (the coordinator's own request checks and
+    /// sequence conflicts are not rejections).
     pub fn is_rejection(&self) -> bool {
-        matches!(
-            self.code(),
-            Some(Code::FailedPrecondition | Code::InvalidArgument)
-        ) && !self.is_sequence_conflict()
+        self.status().is_some_and(crate::coded::is_rejection)
+    }
+
+    /// The machine-readable code the refusal carries
+    /// (`google.rpc.ErrorInfo.reason` of domain `angzarr.io`), e.g.
+    /// `UNKNOWN_DOMAIN` from angzarr-local or a business rejection's own.
+    /// See [`coded`](crate::coded).
+    pub fn error_code(&self) -> Option<String> {
+        self.status().and_then(crate::coded::error_code)
     }
 
     /// The aggregate's current history, carried by a sequence conflict.
@@ -251,6 +251,17 @@ mod tests {
         assert!(
             ClientError::from(Status::invalid_argument("amount must be positive")).is_rejection()
         );
+        let unknown = ClientError::from(crate::coded::with_error_code(
+            Status::not_found("domain `x` not found"),
+            crate::coded::UNKNOWN_DOMAIN,
+        ));
+        assert_eq!(unknown.error_code().as_deref(), Some("UNKNOWN_DOMAIN"));
+        assert!(!unknown.is_rejection());
+        let checked = ClientError::from(crate::coded::with_error_code(
+            Status::invalid_argument("command book has no pages"),
+            crate::coded::MISSING_COMMAND_PAGE,
+        ));
+        assert!(checked.is_invalid_argument() && !checked.is_rejection());
         assert!(
             ClientError::from(Status::failed_precondition("Sequence conflict: x"))
                 .current_event_book()

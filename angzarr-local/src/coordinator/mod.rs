@@ -82,14 +82,15 @@ impl Coordinator {
     fn aggregate(&self, domain: &str) -> Result<&Arc<dyn AggregateLogic>, Status> {
         self.registry.aggregates.get(domain).ok_or_else(|| {
             let known: Vec<_> = self.domains().collect();
-            Status::not_found(format!(
+            let status = Status::not_found(format!(
                 "domain `{domain}` not found; this coordinator serves: {}",
                 if known.is_empty() {
                     "no domains".to_owned()
                 } else {
                     known.join(", ")
                 }
-            ))
+            ));
+            angzarr_client::coded::with_error_code(status, angzarr_client::coded::UNKNOWN_DOMAIN)
         })
     }
 
@@ -173,9 +174,12 @@ pub(crate) fn store_status(error: StoreError) -> Status {
 
 /// OUT_OF_RANGE: the timeline has used the last sequence the wire can carry.
 pub(crate) fn exhausted(last: u32) -> Status {
-    Status::out_of_range(format!(
-        "the aggregate has an event at sequence {last}, the last one there is: it takes no more events"
-    ))
+    angzarr_client::coded::with_error_code(
+        Status::out_of_range(format!(
+            "the aggregate has an event at sequence {last}, the last one there is: it takes no more events"
+        )),
+        angzarr_client::coded::SEQUENCE_EXHAUSTED,
+    )
 }
 
 /// The sequence `index` places after `next`, or OUT_OF_RANGE.

@@ -35,7 +35,7 @@ impl Coordinator {
         if let Some(name) = named {
             return self.registry().consumer(kind, name).ok_or_else(|| {
                 let known: Vec<&str> = of_kind().map(|c| c.name.as_str()).collect();
-                Status::not_found(format!(
+                unknown(format!(
                     "no {kind} called `{name}`; this coordinator runs: {}",
                     if known.is_empty() {
                         "none".to_owned()
@@ -51,9 +51,7 @@ impl Coordinator {
             .collect();
         match readers.as_slice() {
             [one] => Ok(one),
-            [] => Err(Status::not_found(format!(
-                "no {kind} reads domain `{domain}`"
-            ))),
+            [] => Err(unknown(format!("no {kind} reads domain `{domain}`"))),
             several => Err(invalid(format!(
                 "several {kind}s read domain `{domain}` ({}): name one with `{}` metadata",
                 several
@@ -139,4 +137,12 @@ fn unreachable_kind<T>(consumer: &Consumer) -> Result<T, Status> {
         consumer.name,
         consumer.kind()
     )))
+}
+
+/// NOT_FOUND, coded [`UNKNOWN_COMPONENT`](angzarr_client::coded::UNKNOWN_COMPONENT).
+fn unknown(message: String) -> Status {
+    angzarr_client::coded::with_error_code(
+        Status::not_found(message),
+        angzarr_client::coded::UNKNOWN_COMPONENT,
+    )
 }

@@ -139,10 +139,12 @@ impl Coordinator {
         }
         let history = self.history(&key, &cover).await?;
         let next = history.next_sequence();
-        let first = run
-            .book
-            .first_page()
-            .ok_or_else(|| invalid("command book has no pages"))?;
+        let first = run.book.first_page().ok_or_else(|| {
+            crate::validate::coded(
+                angzarr_client::coded::MISSING_COMMAND_PAGE,
+                "command book has no pages",
+            )
+        })?;
         let mut command = run.book.clone();
         if is_deferred(first) {
             // Deferred pages get the sequences the aggregate is at; the
@@ -173,7 +175,7 @@ impl Coordinator {
         let response = match decided {
             Ok(response) => response,
             Err(status) => {
-                if let (Some(once), true) = (&run.once, is_rejection(status.code())) {
+                if let (Some(once), true) = (&run.once, is_rejection(&status)) {
                     self.record_outcome(once, refused(&status)).await?;
                 }
                 return Err(status);
@@ -537,18 +539,24 @@ fn accepted(response: &BusinessResponse) -> Outcome {
     }
 }
 
+/// A refusal's outcome: its code, message and details (a rejection's
+/// coded `ErrorInfo`), so that a repeat answers the same status.
 fn refused(status: &Status) -> Outcome {
     Outcome {
         code: status.code() as i32,
         message: status.message().to_owned(),
-        body: Vec::new(),
+        body: status.details().to_vec(),
     }
 }
 
 /// The first outcome of a command run at most once, answered again.
 fn repeat(outcome: Outcome) -> Result<Executed, Status> {
     if outcome.code != 0 {
-        return Err(Status::new(Code::from_i32(outcome.code), outcome.message));
+        return Err(Status::with_details(
+            Code::from_i32(outcome.code),
+            outcome.message,
+            outcome.body.into(),
+        ));
     }
     let response = BusinessResponse::decode(outcome.body.as_slice()).map_err(|error| {
         Status::internal(format!("a recorded outcome does not decode: {error}"))

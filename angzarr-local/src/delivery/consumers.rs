@@ -318,7 +318,7 @@ impl Coordinator {
             .await;
         let written = match written {
             Ok(written) => written,
-            Err(refused) if is_rejection(refused.code()) => {
+            Err(refused) if is_rejection(&refused) => {
                 tracing::warn!(
                     consumer = %consumer.name,
                     source = source.domain,
@@ -360,10 +360,10 @@ impl Coordinator {
         path: Path,
         report: &mut Report,
     ) -> Result<Emitted, Status> {
-        let root = match validate::command_book(command) {
-            Ok(valid) => valid.root,
-            Err(status) => return Ok(Emitted::Rejected(status)),
-        };
+        // A command angzarr-local cannot take as it is was never the
+        // business's to refuse: it fails the delivery (retried, then a dead
+        // letter), as any failure that is not a rejection.
+        let root = validate::command_book(command)?.root;
         let claim = self.cascade_claim(path);
         match self
             .run_command(Run {
@@ -383,7 +383,7 @@ impl Coordinator {
                 }
                 Ok(Emitted::Done)
             }
-            Err(status) if is_rejection(status.code()) => Ok(Emitted::Rejected(status)),
+            Err(status) if is_rejection(&status) => Ok(Emitted::Rejected(status)),
             Err(status) => Err(status),
         }
     }
@@ -408,7 +408,7 @@ impl Coordinator {
                             .await;
                     }
                 }
-                Err(status) if is_rejection(status.code()) => {
+                Err(status) if is_rejection(&status) => {
                     tracing::warn!(
                         consumer = %consumer.name,
                         domain,

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use angzarr_proto::{CascadeError, Projection};
 use tokio::sync::{watch, Notify};
-use tonic::{Code, Status};
+use tonic::Status;
 
 pub(crate) use claims::{ClaimGuard, Claims};
 pub(crate) use outbox::initial_positions;
@@ -144,21 +144,10 @@ pub(crate) struct Report {
     pub left_to_outbox: Vec<usize>,
 }
 
-/// Whether a status answering a command is the business refusing it (never
-/// retried) rather than a failure that may pass (retried).
-pub(crate) fn is_rejection(code: Code) -> bool {
-    matches!(
-        code,
-        Code::InvalidArgument
-            | Code::NotFound
-            | Code::AlreadyExists
-            | Code::PermissionDenied
-            | Code::FailedPrecondition
-            | Code::OutOfRange
-            | Code::Unimplemented
-            | Code::Unauthenticated
-    )
-}
+/// Whether a status answering a command is the business refusing it
+/// (compensated, never retried) rather than a failure that may pass
+/// (retried): the SDK's one definition.
+pub(crate) use angzarr_client::coded::is_rejection;
 
 impl Delivery {
     pub fn new(options: DeliveryOptions) -> Self {
