@@ -71,6 +71,19 @@ async fn start_with_ledger(
     (system, recorder)
 }
 
+/// Players and the ledger recording their books, delivered with `options`.
+async fn players_with_ledger(options: DeliveryOptions) -> (System, Recorder) {
+    let recorder = Recorder::new("ledger");
+    let builder = LocalCoordinator::builder()
+        .domain_aggregate(Player)
+        .projector_logic(
+            "ledger",
+            Ok(vec![Subscription::domain("player")]),
+            recorder.clone(),
+        );
+    (start_with(builder, options).await, recorder)
+}
+
 fn register(name: &str) -> RegisterPlayer {
     RegisterPlayer {
         display_name: name.into(),
@@ -967,20 +980,10 @@ async fn outcomes_past_their_retention_are_forgotten() {
 
 #[tokio::test]
 async fn a_book_a_consumer_keeps_failing_is_set_aside_and_the_consumer_moves_on() {
-    let recorder = Recorder::new("ledger");
-    let system = start_with(
-        LocalCoordinator::builder()
-            .domain_aggregate(Player)
-            .projector_logic(
-                "ledger",
-                Ok(vec![Subscription::domain("player")]),
-                recorder.clone(),
-            ),
-        DeliveryOptions {
-            max_attempts: 3,
-            ..fast_retries()
-        },
-    )
+    let (system, recorder) = players_with_ledger(DeliveryOptions {
+        max_attempts: 3,
+        ..fast_retries()
+    })
     .await;
     let (refused, next, discarded) = (
         uuid::Uuid::new_v4(),
@@ -1190,4 +1193,83 @@ async fn the_coordinators_own_refusals_are_coded_and_are_not_rejections() {
         "{unhandled}"
     );
     assert!(!unhandled.is_rejection());
+}
+
+/// A SIMPLE command's book does not overtake an earlier book of the same
+/// aggregate still queued for the projector: it waits for the outbox to
+/// deliver that one, then is projected before the answer, in order.
+#[tokio::test]
+async fn a_synchronous_book_waits_behind_an_earlier_one_still_queued() {
+    let (system, recorder) = players_with_ledger(DeliveryOptions {
+        retry_initial: std::time::Duration::from_millis(200),
+        ..fast_retries()
+    })
+    .await;
+    let root = uuid::Uuid::new_v4();
+    recorder.fail_next(1);
+    system.register(root, "queued", SyncMode::Async).await;
+    // The registration's first delivery failed: it waits for its retry.
+    recorder.wait_for_calls(1).await;
+    let answer = system
+        .client
+        .command("player", root)
+        .with_command(&deposit(5))
+        .with_sequence(1)
+        .with_sync_mode(SyncMode::Simple)
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(answer.projections.len(), 1, "{:?}", answer.projections);
+    assert_eq!(answer.projections[0].sequence, 1);
+    let seen = recorder
+        .wait_until("both books", |seen| book_count(seen, "player", root) == 2)
+        .await;
+    let sequences: Vec<_> = seen.iter().map(|s| s.sequences.clone()).collect();
+    assert_eq!(sequences, [vec![0], vec![1]], "in order");
+    system.settled().await;
+}
+
+/// Under COMPENSATE a consumer's failure is compensated at the book's
+/// aggregate and the outbox does not retry it: the book is then a dead
+/// letter of that consumer, accounted for and replayable, not lost.
+#[tokio::test]
+async fn a_compensated_failure_is_a_dead_letter_of_its_consumer() {
+    let (system, recorder) = players_with_ledger(fast_retries()).await;
+    let root = uuid::Uuid::new_v4();
+    recorder.fail_next(1);
+    let answer = system
+        .client
+        .command("player", root)
+        .with_command(&register("compensated"))
+        .with_sync_mode(SyncMode::Cascade)
+        .with_cascade_error_mode(CascadeErrorMode::CascadeErrorCompensate)
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(answer.cascade_errors.len(), 1, "{answer:?}");
+    let letters = match system.coordinator.settled().await {
+        Err(angzarr_local::SettleError::DeadLetters(letters)) => letters,
+        other => panic!("expected the compensated book as a dead letter, got {other:?}"),
+    };
+    assert_eq!(letters.len(), 1, "{letters:#?}");
+    let letter = &letters[0];
+    assert_eq!(letter.consumer, "projector:ledger");
+    assert_eq!(letter.book.root_uuid().ok(), Some(root));
+    assert_eq!(letter.attempts, 1);
+    assert_eq!(letter.message, "the recorder is down for now");
+    assert_eq!(book_count(&recorder.seen(), "player", root), 0);
+    assert_eq!(
+        system.history(REVOCATION_DOMAIN, root).await.len(),
+        1,
+        "the failure was compensated"
+    );
+
+    system
+        .coordinator
+        .replay_dead_letter(letter.id)
+        .await
+        .unwrap()
+        .expect("the dead letter is there");
+    system.settled().await;
+    assert_eq!(book_count(&recorder.seen(), "player", root), 1);
 }

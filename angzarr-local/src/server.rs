@@ -20,7 +20,7 @@ use crate::component::{
     UpcasterLogic,
 };
 use crate::coordinator::Coordinator;
-use crate::delivery::{Delivery, DeliveryOptions, SettleError};
+use crate::delivery::{Backlog, Delivery, DeliveryOptions, SettleError};
 use crate::registry::{ConsumerLogic, Registry, Subscription};
 use crate::service::CoordinatorService;
 use crate::store::{DeadLetter, EventStore, MemoryStore, StoreError};
@@ -683,7 +683,8 @@ impl LocalCoordinatorBuilder {
             .take()
             .unwrap_or_else(|| Arc::new(MemoryStore::new()));
         crate::delivery::initial_positions(store.as_ref(), &self.registry.consumers)?;
-        let delivery = Delivery::new(self.delivery());
+        let backlog = Backlog::scan(store.as_ref(), &self.registry.consumers)?;
+        let delivery = Delivery::new(self.delivery(), backlog, self.deadline.clone());
         Ok(LocalCoordinator {
             coordinator: Arc::new(Coordinator::new(store, self.registry, delivery)),
         })
@@ -703,7 +704,14 @@ impl LocalCoordinatorBuilder {
         {
             tracing::error!(%error, "cannot place new consumers in the outbox");
         }
-        let delivery = Delivery::new(self.delivery());
+        // Without it, synchronous deliveries could overtake what the outbox
+        // still holds: they all go through the outbox instead.
+        let backlog =
+            Backlog::scan(store.as_ref(), &self.registry.consumers).unwrap_or_else(|error| {
+                tracing::error!(%error, "cannot read the outbox's backlog");
+                Backlog::default()
+            });
+        let delivery = Delivery::new(self.delivery(), backlog, self.deadline.clone());
         LocalCoordinator {
             coordinator: Arc::new(Coordinator::new(store, self.registry, delivery)),
         }

@@ -297,8 +297,11 @@ impl Coordinator {
             .await
             .map_err(super::store_status)?;
         if let Some(id) = outbox {
+            self.delivery()
+                .backlog()
+                .published(&self.registry().consumers, &published);
             if let Some(claim) = claim {
-                claim.published(self.registry(), &published);
+                claim.published(self.registry(), &published, id);
             }
             self.delivery().wake(id);
         }

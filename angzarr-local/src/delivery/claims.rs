@@ -26,6 +26,8 @@ struct ClaimState {
     handled: HashSet<usize>,
     /// Workers yet to look at the claimed entry (known once it is written).
     visitors: Option<usize>,
+    /// The claimed entry's outbox id, once written.
+    entry: Option<u64>,
 }
 
 #[derive(Default)]
@@ -133,7 +135,7 @@ impl ClaimGuard {
 
     /// The claimed book was written: the workers of the consumers it
     /// reaches will each look at it once.
-    pub fn published(&self, registry: &Registry, book: &EventBook) {
+    pub fn published(&self, registry: &Registry, book: &EventBook, entry: u64) {
         let visitors = registry
             .consumers
             .iter()
@@ -141,7 +143,17 @@ impl ClaimGuard {
             .count();
         if let Some(state) = self.claims.inner.states().get_mut(&self.claim.token) {
             state.visitors = Some(visitors);
+            state.entry = Some(entry);
         }
+    }
+
+    /// The claimed entry's outbox id, once written.
+    pub fn entry(&self) -> Option<u64> {
+        self.claims
+            .inner
+            .states()
+            .get(&self.claim.token)
+            .and_then(|state| state.entry)
     }
 
     /// `consumer` was served synchronously.

@@ -19,7 +19,7 @@ use super::{is_rejection, ClaimGuard, Report, MAX_REJECTION_DEPTH};
 use crate::component::{ProcessManagerLogic, SagaLogic};
 use crate::coordinator::{key_of, Coordinator, Run};
 use crate::registry::{Consumer, ConsumerLogic};
-use crate::store::{Outcome, SyncReach};
+use crate::store::{OutboxEntry, Outcome, SyncReach, Undelivered};
 use crate::validate;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -141,13 +141,24 @@ impl Coordinator {
             // Stable: registration order within each group.
             consumers
                 .sort_by_key(|consumer| !matches!(consumer.logic, ConsumerLogic::Projector(_)));
+            let backlog = self.delivery().backlog();
             for consumer in consumers {
                 if report.stopped {
                     break;
                 }
+                let patience = self.delivery().patience();
+                if !backlog.caught_up(&consumer, book, patience).await {
+                    // An earlier book of this aggregate is still queued for
+                    // it: the outbox delivers both, in order.
+                    report.left_to_outbox.push(consumer.index);
+                    continue;
+                }
                 match self.deliver_to(&consumer, book, path, report).await {
                     Ok(()) if report.stopped => {}
-                    Ok(()) => claim.handled(consumer.index),
+                    Ok(()) => {
+                        claim.handled(consumer.index);
+                        backlog.received(&consumer, book);
+                    }
                     Err(status) => {
                         report.errors.push(cascade_error(
                             &consumer,
@@ -160,7 +171,14 @@ impl Coordinator {
                                 // The failure is compensated at the book's
                                 // aggregate: the outbox does not retry it.
                                 match self.compensate_failure(&consumer, book, &status).await {
-                                    Ok(()) => claim.handled(consumer.index),
+                                    Ok(()) => {
+                                        // The outbox leaves the book alone
+                                        // from now on: it is a dead letter
+                                        // of this consumer, with its cause.
+                                        self.set_aside(&claim, &consumer, book, &status).await;
+                                        claim.handled(consumer.index);
+                                        backlog.received(&consumer, book);
+                                    }
                                     Err(failed) => {
                                         tracing::warn!(
                                             consumer = %consumer.name,
@@ -178,6 +196,49 @@ impl Coordinator {
             }
             drop(claim);
         })
+    }
+
+    /// Records a compensated failure as a dead letter of `consumer`, its
+    /// position left where it is: the book is accounted for, and replayable.
+    async fn set_aside(
+        &self,
+        claim: &ClaimGuard,
+        consumer: &Consumer,
+        book: &EventBook,
+        status: &Status,
+    ) {
+        let Some(entry) = claim.entry() else {
+            return;
+        };
+        let entry = OutboxEntry {
+            id: entry,
+            domain: book.domain().to_owned(),
+            claim: None,
+            consumer: None,
+            book: book.clone(),
+        };
+        let key = consumer.position_key.clone();
+        let (code, message) = (status.code() as i32, status.message().to_owned());
+        let recorded = self
+            .blocking(move |store| {
+                store.dead_letter(&Undelivered {
+                    consumer: &key,
+                    entry: &entry,
+                    code,
+                    message: &message,
+                    attempts: 1,
+                    advance: false,
+                })
+            })
+            .await;
+        match recorded {
+            Ok(id) => {
+                tracing::warn!(consumer = %consumer.name, dead_letter = id, "the failure was compensated; the book is a dead letter of the consumer")
+            }
+            Err(failed) => {
+                tracing::error!(consumer = %consumer.name, error = failed.message(), "cannot record the compensated book as a dead letter")
+            }
+        }
     }
 
     async fn compensate_failure(

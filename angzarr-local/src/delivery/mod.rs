@@ -19,6 +19,7 @@
 //! deferred header rewritten to their source and run at most once each,
 //! rejected commands turned into compensation, facts through the fact path.
 
+mod backlog;
 mod claims;
 mod consumers;
 mod outbox;
@@ -32,9 +33,11 @@ use angzarr_proto::{CascadeError, Projection};
 use tokio::sync::{watch, Notify};
 use tonic::Status;
 
+pub(crate) use backlog::Backlog;
 pub(crate) use claims::{ClaimGuard, Claims};
 pub(crate) use outbox::initial_positions;
 
+use crate::component::Deadline;
 use crate::store::{DeadLetter, SyncReach};
 
 /// How delivery retries.
@@ -126,6 +129,11 @@ pub(crate) struct Delivery {
     stop: watch::Sender<bool>,
     started: AtomicBool,
     options: DeliveryOptions,
+    /// What each consumer has yet to receive, per aggregate.
+    backlog: Backlog,
+    /// The call deadline: how long a synchronous delivery waits for the
+    /// outbox to deliver what it must not overtake.
+    deadline: Deadline,
     /// Each worker's position, as it moves.
     progress: Mutex<HashMap<usize, u64>>,
     progressed: Notify,
@@ -150,7 +158,7 @@ pub(crate) struct Report {
 pub(crate) use angzarr_client::coded::is_rejection;
 
 impl Delivery {
-    pub fn new(options: DeliveryOptions) -> Self {
+    pub fn new(options: DeliveryOptions, backlog: Backlog, deadline: Deadline) -> Self {
         // Any value unlikely to repeat across runs: claims of another run
         // are treated as interrupted.
         let run = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
@@ -161,6 +169,8 @@ impl Delivery {
             stop: watch::Sender::new(false),
             started: AtomicBool::new(false),
             options,
+            backlog,
+            deadline,
             progress: Mutex::new(HashMap::new()),
             progressed: Notify::new(),
         }
@@ -173,6 +183,16 @@ impl Delivery {
     /// Starts a synchronous delivery to `reach`.
     pub fn claim(&self, reach: SyncReach) -> ClaimGuard {
         self.claims.claim(self.run, reach)
+    }
+
+    /// What each consumer has yet to receive.
+    pub fn backlog(&self) -> &Backlog {
+        &self.backlog
+    }
+
+    /// How long a synchronous delivery waits behind the outbox.
+    pub fn patience(&self) -> Duration {
+        self.deadline.get()
     }
 
     /// Tells the workers that entry `id` was written.

@@ -178,7 +178,13 @@ async fn worker(coordinator: Arc<Coordinator>, consumer: Arc<Consumer>) {
                 .as_deref()
                 .is_none_or(|only| only == position_key);
             if addressed && consumer.wants(&entry.book) {
-                match deliver(&coordinator, &consumer, &entry, &mut stop).await {
+                let delivered = deliver(&coordinator, &consumer, &entry, &mut stop).await;
+                if entry.consumer.is_none()
+                    && matches!(delivered, Ok(Delivered::Done | Delivered::SetAside))
+                {
+                    delivery.backlog().received(&consumer, &entry.book);
+                }
+                match delivered {
                     Err(()) => return,
                     Ok(Delivered::SetAside) => {
                         // Its position moved with the dead letter.
@@ -186,7 +192,7 @@ async fn worker(coordinator: Arc<Coordinator>, consumer: Arc<Consumer>) {
                         delivery.advanced(consumer.index, position);
                         continue;
                     }
-                    Ok(Delivered::Done) => {}
+                    Ok(Delivered::Done | Delivered::Served) => {}
                 }
             }
             position = entry.id;
@@ -206,6 +212,8 @@ async fn worker(coordinator: Arc<Coordinator>, consumer: Arc<Consumer>) {
 enum Delivered {
     /// The consumer took it.
     Done,
+    /// A synchronous delivery had served it already.
+    Served,
     /// It failed every attempt and is a dead letter now; the consumer's
     /// position moved past it in the same write.
     SetAside,
@@ -227,7 +235,7 @@ async fn deliver(
                 _ = stop.changed() => return Err(()),
             };
             if visit == Visit::Skip {
-                return Ok(Delivered::Done);
+                return Ok(Delivered::Served);
             }
         }
     }
@@ -303,6 +311,7 @@ async fn set_aside(
                 code,
                 message: &message,
                 attempts,
+                advance: true,
             })
         })
         .await;

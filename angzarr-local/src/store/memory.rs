@@ -279,9 +279,11 @@ impl EventStore for MemoryStore {
                 recorded_at: SystemTime::now(),
             },
         );
-        inner
-            .positions
-            .insert(letter.consumer.to_owned(), letter.entry.id);
+        if letter.advance {
+            inner
+                .positions
+                .insert(letter.consumer.to_owned(), letter.entry.id);
+        }
         Ok(id)
     }
 

@@ -134,6 +134,10 @@ pub struct Undelivered<'a> {
     pub message: &'a str,
     /// How many attempts failed.
     pub attempts: u32,
+    /// Whether the consumer's position moves to the entry (the outbox gave
+    /// up on it) or stays (a synchronous delivery set it aside, and the
+    /// outbox skips it when it gets there).
+    pub advance: bool,
 }
 
 /// The recorded result of a command run at most once: OK (`code` 0) with the
@@ -317,9 +321,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// many. A command whose outcome is gone runs again if it comes back.
     fn prune_outcomes(&self, recorded_before: SystemTime) -> Result<u64, StoreError>;
 
-    /// Records a dead letter and moves its consumer's position to its entry,
-    /// atomically: the book is set aside exactly once, however the process
-    /// stops. Returns the dead letter's id.
+    /// Records a dead letter and, when [`Undelivered::advance`], moves its
+    /// consumer's position to its entry, atomically: the book is set aside
+    /// exactly once, however the process stops. Returns the dead letter's id.
     fn dead_letter(&self, letter: &Undelivered<'_>) -> Result<u64, StoreError>;
 
     /// Every dead letter, oldest first.
@@ -633,6 +637,7 @@ pub(crate) mod contract {
                 code: tonic::Code::InvalidArgument as i32,
                 message: "no seat 9",
                 attempts: 5,
+                advance: true,
             })
             .unwrap();
         assert_eq!(
@@ -647,6 +652,7 @@ pub(crate) mod contract {
                 code: tonic::Code::Internal as i32,
                 message: "panicked",
                 attempts: 3,
+                advance: true,
             })
             .unwrap();
         assert!(second > first);
@@ -697,9 +703,15 @@ pub(crate) mod contract {
                 code: tonic::Code::Internal as i32,
                 message: "again",
                 attempts: 1,
+                advance: false,
             })
             .unwrap();
         assert!(later > second, "dead-letter ids are never reused");
+        assert_eq!(
+            store.position("saga:bonus").unwrap(),
+            Some(published),
+            "a letter that does not advance leaves the position where it was"
+        );
         store.discard_dead_letter(later).unwrap();
     }
 

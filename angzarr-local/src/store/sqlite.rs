@@ -804,12 +804,14 @@ impl EventStore for SqliteStore {
                 super::epoch_millis(std::time::SystemTime::now()),
             ])?;
         let id = stored_u64(transaction.last_insert_rowid())?;
-        transaction
-            .prepare_cached(
-                "INSERT INTO positions (consumer, position) VALUES (?1, ?2)
-                 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
-            )?
-            .execute(params![letter.consumer, entry])?;
+        if letter.advance {
+            transaction
+                .prepare_cached(
+                    "INSERT INTO positions (consumer, position) VALUES (?1, ?2)
+                     ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+                )?
+                .execute(params![letter.consumer, entry])?;
+        }
         transaction.commit()?;
         Ok(id)
     }
